@@ -1,0 +1,139 @@
+"""Core API routes: auth, me, security settings, the OpenAPI document."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, g, jsonify
+from flask.typing import ResponseReturnValue
+
+from core.api.openapi import build_openapi
+from core.api.registry import ApiProblem, api_route, json_body
+from core.app_state import state
+from core.auth.accounts import PasswordRejected, register
+from core.auth.login import authenticate
+from core.auth.sessions import end_all_sessions, issue_token
+from core.models import User
+from core.runtime_settings import SettingsValidationError
+from core.users import AccountError, to_info
+from core.web.helpers import request_info
+
+api_blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
+bp = api_blueprint
+
+USER_SCHEMA = {"type": "object", "properties": {
+    "id": {"type": "integer"}, "username": {"type": "string"}, "email": {"type": "string"},
+    "display_name": {"type": "string"}, "role": {"type": "string"}, "provider": {"type": "string"},
+    "verified": {"type": "boolean"}, "created_at": {"type": "string", "format": "date-time"}},
+    "required": ["id", "username", "role", "verified"]}
+LOGIN_SCHEMA = {"type": "object", "properties": {"username": {"type": "string"}, "password": {"type": "string"}},
+                "required": ["username", "password"]}
+REGISTER_SCHEMA = {"type": "object", "properties": {
+    "username": {"type": "string"}, "email": {"type": "string"}, "password": {"type": "string"},
+    "display_name": {"type": "string"}}, "required": ["username", "email", "password"]}
+SETTINGS_SCHEMA = {"type": "object", "additionalProperties": True}
+
+
+def user_json(user: User) -> dict[str, Any]:
+    """The API shape of a user."""
+    info = to_info(user)
+    return {"id": info.id, "username": info.username, "email": info.email, "display_name": info.display_name,
+            "role": info.role, "provider": info.provider, "verified": info.verified,
+            "created_at": info.created_at.isoformat().replace("+00:00", "Z")}
+
+
+@api_route(bp, "/auth/login", "POST", summary="Log in and get a bearer token", auth=None,
+           request_schema=LOGIN_SCHEMA, responses={200: ("Token", {"type": "object", "properties": {
+               "token": {"type": "string"}, "user": USER_SCHEMA}, "required": ["token"]}),
+               401: ("Wrong credentials (same answer for every reason)", None), 400: ("Bad request", None),
+               422: ("Validation failed", None)})
+def login() -> ResponseReturnValue:
+    """Same 401 for wrong password, unknown user and locked account."""
+    data = json_body({"username": str, "password": str})
+    st = state()
+    outcome = authenticate(st, data["username"], data["password"], request_info())
+    if outcome.user is None:
+        raise ApiProblem(401, "Login failed", outcome.message)
+    with st.db.session() as s:
+        user = s.get(User, outcome.user.id)
+        token = issue_token(st.db, user)
+        return jsonify({"token": token, "user": user_json(user)})
+
+
+@api_route(bp, "/auth/register", "POST", summary="Register a local account", auth=None,
+           request_schema=REGISTER_SCHEMA, responses={201: ("Created", USER_SCHEMA), 400: ("Bad request", None),
+                                                      422: ("Validation failed", None),
+                                                      403: ("Registration closed", None)})
+def register_route() -> ResponseReturnValue:
+    """Create an account (captcha rules apply as on the portal form)."""
+    data = json_body({"username": str, "email": str, "password": str}, {"display_name": str})
+    st = state()
+    if st.registration_provider() is None:
+        raise ApiProblem(403, "Registration closed", "This help desk does not accept self-registration.")
+    from core.captcha import check_captcha
+
+    verdict = check_captcha(st, {k: str(v) for k, v in data.items()}, "register", request_info().remote_addr)
+    if not verdict.ok:
+        raise ApiProblem(422, "Validation failed", verdict.message, {"captcha": verdict.message})
+    try:
+        info = register(st, username=data["username"], email=data["email"], password=data["password"],
+                        display_name=data.get("display_name", ""))
+    except PasswordRejected as exc:
+        raise ApiProblem(422, "Validation failed", "The password does not meet the requirements.",
+                         {"password": exc.problems}) from None
+    except AccountError as exc:
+        raise ApiProblem(422, "Validation failed", exc.message, {exc.field: exc.message}) from None
+    with st.db.session() as s:
+        return jsonify(user_json(s.get(User, info.id))), 201
+
+
+@api_route(bp, "/auth/logout", "POST", summary="End every session and token of the caller",
+           responses={204: ("Logged out everywhere", None)})
+def logout() -> ResponseReturnValue:
+    """Invalidate all tokens and web sessions of the caller."""
+    end_all_sessions(state().db, g.api_user.id)
+    return "", 204
+
+
+@api_route(bp, "/me", "GET", summary="The caller's account", responses={200: ("The account", USER_SCHEMA)})
+def me() -> ResponseReturnValue:
+    """Who the token belongs to."""
+    return jsonify(user_json(g.api_user))
+
+
+@api_route(bp, "/settings/security", "GET", summary="Security settings", auth="manager",
+           responses={200: ("Every security setting", SETTINGS_SCHEMA), 403: ("Forbidden", None)})
+def get_security_settings() -> ResponseReturnValue:
+    """Current values of every ``security.*`` key."""
+    values = state().runtime.all()
+    return jsonify({k: v for k, v in values.items() if k.startswith("security.")})
+
+
+@api_route(bp, "/settings/security", "PATCH", summary="Change security settings (all or nothing)", auth="admin",
+           request_schema=SETTINGS_SCHEMA, responses={200: ("The new values", SETTINGS_SCHEMA),
+                                                      400: ("Bad request", None), 403: ("Forbidden", None),
+                                                      422: ("Validation failed; nothing changed", None)})
+def patch_security_settings() -> ResponseReturnValue:
+    """Validate every key first; apply all or none; audit each change."""
+    data = json_body()
+    st = state()
+    unknown = {k: "unknown setting" for k in data if not k.startswith("security.")}
+    if unknown:
+        raise ApiProblem(422, "Validation failed", "Nothing was changed.", unknown)
+    try:
+        st.runtime.patch(data, actor=g.api_user.username, ip=request_info().remote_addr)
+    except SettingsValidationError as exc:
+        raise ApiProblem(422, "Validation failed", "Nothing was changed.", exc.errors) from None
+    return get_security_settings.__wrapped__()  # type: ignore[attr-defined]
+
+
+@bp.get("/openapi.json")
+def openapi() -> ResponseReturnValue:
+    """The OpenAPI 3.1 document of every API route."""
+    return jsonify(build_openapi(current_app))
+
+
+@bp.errorhandler(ApiProblem)
+def api_problem(exc: ApiProblem) -> ResponseReturnValue:
+    """Problem details for API errors."""
+    return exc.get_response()

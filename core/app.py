@@ -1,0 +1,149 @@
+"""The application factory: ``create_app(settings=None, *, plugins=None) -> Flask``."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from core.app_state import AppState
+from core.context import PluginContext
+from core.db import Database
+from core.mail import Mailer
+from core.plugins import PluginHost, StartupError
+from core.runtime_settings import RuntimeSettings
+from core.security.settings_specs import SECURITY_SETTINGS
+from core.settings import Settings, load_settings
+from core.types import SettingSpec
+from core.users import CredentialStore, UserDirectory
+
+log = logging.getLogger("plugdesk")
+PACKAGE_DIR = Path(__file__).parent
+
+
+def _setting_specs(host: PluginHost, state_captchas: dict[str, Any], default_captcha: str) -> list[SettingSpec]:
+    specs = []
+    for spec in SECURITY_SETTINGS:
+        if spec.key == "security.captcha.provider":
+            names = tuple(sorted(set(spec.choices) | set(state_captchas)))
+            spec = SettingSpec(**{**spec.__dict__, "choices": names, "default": default_captcha})
+        specs.append(spec)
+    for plugin, result in host.each("settings_schema"):
+        for spec in result or []:
+            if not spec.key.startswith(f"plugins.{plugin}."):
+                raise StartupError(f"plugin {plugin!r} declares setting {spec.key!r}; plugin settings must start "
+                                   f"with 'plugins.{plugin}.'")
+            specs.append(spec)
+    return specs
+
+
+def _captcha_check(state_ref: dict[str, AppState]) -> Any:
+    def check(values: dict[str, Any]) -> dict[str, str]:
+        state = state_ref["state"]
+        if values.get("security.captcha.enabled") and values.get("security.captcha.provider") not in state.captchas:
+            available = ", ".join(sorted(state.captchas)) or "none (enable a captcha plugin)"
+            return {"security.captcha.provider": f"provider {values.get('security.captcha.provider')!r} is not "
+                                                 f"available; enabled captcha providers: {available}"}
+        return {}
+    return check
+
+
+def build_state(settings: Settings, plugins: Mapping[str, object] | None = None) -> AppState:
+    """Build the plugin host, context, runtime settings and providers; raise :class:`StartupError`."""
+    db = Database(settings.get("database", "url"))
+    host = PluginHost(settings, plugins)
+    mailer = Mailer(settings.get("mail", "url"), settings.get("mail", "sender"), settings.data_dir / "outbox")
+    ctx = PluginContext(settings=settings, db=db, users=UserDirectory(db), credentials=CredentialStore(db),
+                        mailer=mailer)
+    host.configure(ctx)
+    captchas = host.registry("captcha_providers", "captcha provider", ctx)
+    storages = host.registry("storage_backends", "storage backend", ctx)
+    backend = settings.get("storage", "backend")
+    if storages and backend not in storages:
+        raise StartupError(f"[storage] backend = {backend!r} but the enabled plugins provide "
+                           f"{', '.join(sorted(storages))}; change [storage] backend or enable the plugin")
+    default_captcha = settings.get("captcha", "provider")
+    if captchas and default_captcha not in captchas:
+        raise StartupError(f"[captcha] provider = {default_captcha!r} but the enabled plugins provide "
+                           f"{', '.join(sorted(captchas))}; change [captcha] provider or enable the plugin")
+    state_ref: dict[str, AppState] = {}
+    runtime = RuntimeSettings(db, _setting_specs(host, captchas, default_captcha), [_captcha_check(state_ref)])
+    ctx.runtime = runtime
+    providers = [p for _plugin, result in host.each("auth_providers", ctx=ctx) for p in (result or [])]
+    names = [p.name for p in providers]
+    if len(set(names)) != len(names):
+        raise StartupError(f"two auth providers share a name: {sorted({n for n in names if names.count(n) > 1})}")
+    state = AppState(settings=settings, db=db, host=host, ctx=ctx, runtime=runtime, auth_providers=providers,
+                     captchas=captchas, storages=storages)
+    state_ref["state"] = state
+    runtime.on_change.append(lambda key, old, new, actor: host.notify(
+        "setting_changed", state.log_plugin_error, key=key, old=old, new=new, actor=actor, ctx=ctx))
+    return state
+
+
+def create_app(settings: Settings | str | os.PathLike[str] | None = None, *,
+               plugins: Mapping[str, object] | None = None,
+               overrides: Mapping[str, Any] | None = None) -> Flask:
+    """Create a plugdesk app.
+
+    :param settings: a :class:`Settings`, a path to ``plugdesk.toml``, or ``None`` (``PLUGDESK_CONFIG``).
+    :param plugins: extra plugin objects by name (used by tests and the plugin harness); a name also
+        listed in ``[plugins] enabled`` takes that place in the chain, others go last.
+    :param overrides: settings shaped like the TOML file, applied on top of the file.
+    :raises StartupError: for unusable plugins; :class:`core.settings.ConfigError` for bad settings.
+    """
+    if not isinstance(settings, Settings):
+        settings = load_settings(settings, overrides=overrides)
+    logging.getLogger("plugdesk").setLevel(settings.get("logging", "level"))
+    state = build_state(settings, plugins)
+
+    app = Flask("plugdesk", template_folder=str(PACKAGE_DIR / "templates"),
+                static_folder=str(PACKAGE_DIR / "static"), static_url_path="/static")
+    secret = settings.get("server", "secret_key")
+    if not secret:
+        log.warning("server.secret_key is not set: using a random key (sessions end at restart and differ "
+                    "between nodes). `plugdesk init` writes one.")
+        secret = secrets.token_hex(32)
+    https = settings.get("server", "base_url").startswith("https://")
+    app.config.update(
+        SECRET_KEY=secret,
+        SESSION_COOKIE_NAME="plugdesk_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=https,
+        PERMANENT_SESSION_LIFETIME=timedelta(days=14),
+        MAX_CONTENT_LENGTH=settings.get("server", "max_request_mb") * 1024 * 1024,
+        WTF_CSRF_TIME_LIMIT=12 * 3600,
+        WTF_CSRF_SSL_STRICT=False,  # Referer checks break behind some proxies; the token is what counts
+        PREFERRED_URL_SCHEME="https" if https else "http",
+        TEMPLATES_AUTO_RELOAD=False,
+    )
+    hops = settings.get("server", "trusted_proxies")
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)  # type: ignore
+    app.extensions["plugdesk"] = state
+
+    from core.api import api_blueprint
+    from core.web import errors, headers, manage, portal
+
+    csrf = CSRFProtect(app)
+    app.register_blueprint(portal.bp)
+    app.register_blueprint(manage.bp)
+    app.register_blueprint(api_blueprint)
+    csrf.exempt(api_blueprint)  # bearer tokens, not cookies: CSRF does not apply
+    for plugin, blueprints in state.host.each("register_blueprints", ctx=state.ctx):
+        for blueprint in blueprints or []:
+            if blueprint.name in app.blueprints:
+                raise StartupError(f"plugin {plugin!r} registers blueprint {blueprint.name!r}, which exists")
+            app.register_blueprint(blueprint)
+    errors.install(app)
+    headers.install(app)
+    return app

@@ -1,0 +1,62 @@
+"""The per-app state kept in ``app.extensions["plugdesk"]`` (no module-level singletons)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Flask, current_app
+
+from core.context import PluginContext
+from core.db import Database
+from core.plugins import PluginHost
+from core.runtime_settings import RuntimeSettings
+from core.settings import Settings
+from core.types import AuthProviderInfo, BlobStore, CaptchaProvider
+
+log = logging.getLogger("plugdesk.plugins")
+
+
+@dataclass
+class AppState:
+    """Everything core built for one app: settings, database, plugins, runtime settings, providers."""
+
+    settings: Settings
+    db: Database
+    host: PluginHost
+    ctx: PluginContext
+    runtime: RuntimeSettings
+    auth_providers: list[AuthProviderInfo] = field(default_factory=list)
+    captchas: dict[str, CaptchaProvider] = field(default_factory=dict)
+    storages: dict[str, BlobStore] = field(default_factory=dict)
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @staticmethod
+    def log_plugin_error(plugin: str, exc: BaseException) -> None:
+        """Log an exception raised by a plugin's event hook."""
+        log.error("plugin %s failed in an event hook: %s: %s", plugin, exc.__class__.__name__, exc,
+                  exc_info=exc)
+
+    def provider(self, name: str) -> AuthProviderInfo | None:
+        """The auth provider info for a provider name (``user.provider``)."""
+        return next((p for p in self.auth_providers if p.name == name), None)
+
+    def registration_provider(self) -> AuthProviderInfo | None:
+        """The first provider in the chain that can create accounts, if any."""
+        return next((p for p in self.auth_providers if p.registration and not p.external), None)
+
+    @property
+    def storage(self) -> BlobStore | None:
+        """The selected blob store (``[storage] backend``), or ``None`` when no storage plugin is enabled."""
+        return self.storages.get(self.settings.get("storage", "backend"))
+
+    @property
+    def captcha(self) -> CaptchaProvider | None:
+        """The captcha provider chosen by ``security.captcha.provider``."""
+        return self.captchas.get(self.runtime.get("security.captcha.provider"))
+
+
+def state(app: Flask | None = None) -> AppState:
+    """The :class:`AppState` of ``app`` (default: the current app)."""
+    return (app or current_app).extensions["plugdesk"]

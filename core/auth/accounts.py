@@ -1,0 +1,69 @@
+"""Account operations shared by the portal, the API and the CLI: register, set and change passwords."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete
+
+from core.app_state import AppState
+from core.auth.login import authenticate, check_new_password
+from core.auth.sessions import end_all_sessions
+from core.models import User
+from core.types import RequestInfo, UserInfo
+from core.users import AccountError
+
+
+class PasswordRejected(AccountError):
+    """The password fails one or more rules; ``problems`` lists each one."""
+
+    def __init__(self, problems: list[str], field: str = "password") -> None:
+        super().__init__(field, " ".join(problems))
+        self.problems = problems
+
+
+def set_password(state: AppState, user: UserInfo, password: str, *, check_rules: bool = True) -> None:
+    """Validate ``password`` and hand it to the provider that owns ``user``."""
+    info = state.provider(user.provider)
+    if info is None or info.external:
+        raise AccountError("password", "This account's password is managed by your organisation's directory.")
+    if check_rules:
+        problems = check_new_password(state, password, user.username)
+        if problems:
+            raise PasswordRejected(problems)
+    stored = state.host.pm.hook.auth_set_password(user=user, password=password, ctx=state.ctx)
+    if not stored:
+        raise AccountError("password", "No enabled auth plugin can store a password for this account.")
+
+
+def register(state: AppState, *, username: str, email: str, password: str, display_name: str = "",
+             role: str = "user", verified: bool = False) -> UserInfo:
+    """Create a local account with a password; nothing is left behind if any step fails."""
+    provider = state.registration_provider()
+    if provider is None:
+        raise AccountError("username", "Registration is not available: no enabled plugin creates accounts.")
+    problems = check_new_password(state, password, username)
+    if problems:
+        raise PasswordRejected(problems)
+    user = state.ctx.users.create(username=username, email=email, display_name=display_name, role=role,
+                                  provider=provider.name, verified=verified)
+    try:
+        set_password(state, user, password, check_rules=False)
+    except BaseException:
+        with state.db.session() as s:
+            s.execute(delete(User).where(User.id == user.id))
+        raise
+    state.host.notify("user_registered", state.log_plugin_error, user=user, ctx=state.ctx)
+    return user
+
+
+def change_password(state: AppState, user: UserInfo, current: str, new: str, request: RequestInfo) -> None:
+    """Check the current password through the auth chain, set the new one, end every other session."""
+    outcome = authenticate(state, user.username, current, request)
+    if outcome.user is None or outcome.user.id != user.id:
+        raise AccountError("current_password", "The current password is not correct.")
+    if new == current:
+        raise PasswordRejected(["Choose a password different from the current one."], field="new_password")
+    try:
+        set_password(state, user, new)
+    except PasswordRejected as exc:
+        raise PasswordRejected(exc.problems, field="new_password") from None
+    end_all_sessions(state.db, user.id)

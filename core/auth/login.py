@@ -1,0 +1,75 @@
+"""The login flow every entry point uses (web form, API, benchmarks): one path through the auth chain."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from core.app_state import AppState
+from core.auth.password_rules import password_problems
+from core.types import AuthStatus, RequestInfo, UserInfo
+from core.users import normalize_username
+
+log = logging.getLogger("plugdesk.auth")
+
+GENERIC_FAILURE = "The username or password is incorrect, or the account is temporarily locked."
+UNAVAILABLE = "The directory is unreachable right now. Please try again later."
+
+
+@dataclass(frozen=True)
+class LoginOutcome:
+    """The result shown to the caller. ``message`` is the same for every kind of failure."""
+
+    user: UserInfo | None
+    message: str = ""
+
+
+def authenticate(app_state: AppState, username: str, password: str, request: RequestInfo) -> LoginOutcome:
+    """Run the auth chain for one login attempt.
+
+    Empty or whitespace-only usernames or passwords are refused before any provider is asked.
+    An exception in a provider fails the attempt closed and is logged with the plugin's name.
+    """
+    key = normalize_username(username or "")
+    if not key or not password or not password.strip() or len(password) > 4096 or len(key) > 320:
+        return LoginOutcome(None, GENERIC_FAILURE)
+    ctx = app_state.ctx
+    unavailable = False
+    for impl in app_state.host.impls("auth_authenticate"):
+        plugin = impl.plugin_name
+        try:
+            result = app_state.host.call_impl(impl, username=key, password=password, request=request, ctx=ctx)
+        except Exception:
+            log.exception("auth plugin %s raised; login refused (fail closed)", plugin)
+            return LoginOutcome(None, GENERIC_FAILURE)
+        if result is None:
+            continue
+        if result.status is AuthStatus.UNAVAILABLE:
+            log.warning("login %r: provider %s unavailable: %s", key, plugin, result.reason)
+            unavailable = True
+            continue
+        if result.status is AuthStatus.DENIED:
+            log.info("login %r from %s denied by %s: %s", key, request.remote_addr, plugin, result.reason)
+            return LoginOutcome(None, GENERIC_FAILURE)
+        identity = result.identity
+        if identity is None:
+            log.error("auth plugin %s returned ok without an identity; login refused", plugin)
+            return LoginOutcome(None, GENERIC_FAILURE)
+        user = (ctx.users.get(identity.user_id) if identity.user_id is not None
+                else ctx.users.link_external(identity) if identity.external_id else None)
+        if user is None or not user.is_active:
+            log.info("login %r denied: account missing or disabled", key)
+            return LoginOutcome(None, GENERIC_FAILURE)
+        ctx.users.touch_login(user.id)
+        log.info("login %r from %s succeeded via %s", key, request.remote_addr, plugin)
+        app_state.host.notify("user_logged_in", app_state.log_plugin_error, user=user, request=request, ctx=ctx)
+        return LoginOutcome(user)
+    if unavailable:
+        return LoginOutcome(None, UNAVAILABLE)
+    log.info("login %r from %s: no provider accepted", key, request.remote_addr)
+    return LoginOutcome(None, GENERIC_FAILURE)
+
+
+def check_new_password(app_state: AppState, password: str, username: str) -> list[str]:
+    """Password rules with the current runtime settings."""
+    return password_problems(password, username, app_state.runtime.get)

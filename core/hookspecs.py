@@ -1,0 +1,208 @@
+"""The plugin contract: every hook plugdesk calls, typed and documented.
+
+Conventions (as in pytest and datasette):
+
+* An implementation may accept fewer arguments than the spec lists; pluggy passes only those it names.
+* ``ctx`` is the :class:`core.context.PluginContext` of the running app: settings, the plugin's own
+  parsed config, runtime settings, the user directory, credentials, mail and logging.
+* Hooks marked *firstresult* stop at the first non-``None`` result.
+* Hooks are only ever added; renames go through a deprecation period (see ``docs/hooks.md``).
+
+``HOOKS_VERSION`` in :mod:`core` is the version of this file's contract.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from core import hookspec
+
+if TYPE_CHECKING:  # pragma: no cover - imported for annotations only
+    from flask import Blueprint
+
+    from core.context import PluginContext
+    from core.types import (
+        AuthProviderInfo,
+        AuthResult,
+        BlobStore,
+        CaptchaProvider,
+        PostInfo,
+        RequestInfo,
+        SettingSpec,
+        SweepReport,
+        UserInfo,
+        Verdict,
+    )
+
+
+# --------------------------------------------------------------------------- configuration
+
+
+@hookspec
+def parse_config(raw: Mapping[str, Any], ctx: PluginContext) -> Any:
+    """Validate this plugin's own ``[plugins.NAME]`` table from ``plugdesk.toml``.
+
+    Core calls each plugin's implementation separately with that plugin's table only (an empty
+    mapping when the table is absent) once at startup. Raise :class:`core.types.PluginConfigError`
+    for a bad value: startup stops with a message naming the plugin, the key and the file. The
+    returned object is available later as ``ctx.plugin_config("NAME")``.
+
+    :param raw: the plugin's table, secrets already resolved.
+    :param ctx: the app's plugin context.
+    :return: the parsed configuration (any object).
+    """
+
+
+@hookspec
+def settings_schema() -> list[SettingSpec]:
+    """Declare runtime settings this plugin adds to the admin UI, the API and ``plugdesk settings``.
+
+    Keys must start with ``plugins.NAME.``; core stores, validates, audits and caches them exactly like
+    its own ``security.*`` settings. Read them with ``ctx.setting(key)``.
+
+    :return: the plugin's setting specs.
+    """
+
+
+@hookspec
+def register_blueprints(ctx: PluginContext) -> list[Blueprint]:
+    """Return Flask blueprints to mount (pages or API routes the plugin adds).
+
+    Blueprints get CSRF protection, security headers and error pages like core's own.
+
+    :param ctx: the app's plugin context.
+    :return: blueprints, each with a unique name.
+    """
+
+
+# --------------------------------------------------------------------------- authentication (chain)
+
+
+@hookspec
+def auth_providers(ctx: PluginContext) -> list[AuthProviderInfo]:
+    """Describe the auth providers this plugin contributes (name, label, external, registration).
+
+    :param ctx: the app's plugin context.
+    :return: one entry per provider; names are unique across plugins.
+    """
+
+
+@hookspec(firstresult=True)
+def auth_authenticate(
+    username: str, password: str, request: RequestInfo, ctx: PluginContext
+) -> AuthResult | None:
+    """Check credentials. Called in ``[plugins] enabled`` order; stops at the first non-``None``.
+
+    Core has already refused empty or whitespace-only usernames and passwords, normalised the
+    username (NFKC, case-folded, stripped) and checked brute-force limits. Return
+    ``AuthResult.ok(identity)`` to log in, ``AuthResult.denied(reason)`` when the account is yours and
+    the credentials are wrong, ``AuthResult.unavailable(reason)`` when your backend is down, or ``None``
+    to defer to the next provider. An exception fails the login closed and is logged with the plugin's
+    name.
+
+    :param username: the normalised username as typed (may be an email address or UPN).
+    :param password: the password exactly as typed (never log it).
+    :param request: who is asking.
+    :param ctx: the app's plugin context.
+    """
+
+
+@hookspec(firstresult=True)
+def auth_set_password(user: UserInfo, password: str, ctx: PluginContext) -> bool | None:
+    """Store a new password for ``user`` if your provider owns it (``user.provider``).
+
+    Core has validated the password against the password rules. Return ``True`` when stored,
+    ``None`` when the user is not yours. External providers never implement this.
+
+    :param user: the account.
+    :param password: the new password in clear (hash it; never log it).
+    :param ctx: the app's plugin context.
+    """
+
+
+# --------------------------------------------------------------------------- single-choice areas
+
+
+@hookspec
+def captcha_providers(ctx: PluginContext) -> dict[str, CaptchaProvider]:
+    """Return captcha providers by name; ``[captcha] provider`` picks one.
+
+    Two plugins claiming the same name stop startup.
+
+    :param ctx: the app's plugin context.
+    :return: ``{"builtin": provider_instance}``.
+    """
+
+
+@hookspec
+def storage_backends(ctx: PluginContext) -> dict[str, BlobStore]:
+    """Return blob stores by name; ``[storage] backend`` picks one.
+
+    Two plugins claiming the same name stop startup.
+
+    :param ctx: the app's plugin context.
+    :return: ``{"fs": store_instance}``.
+    """
+
+
+# --------------------------------------------------------------------------- votes and sweeps
+
+
+@hookspec
+def moderation_check(author: UserInfo, post: PostInfo, ctx: PluginContext) -> Verdict | None:
+    """Vote on a new community post. Core combines all votes: reject > hold > allow.
+
+    :param author: who wrote it.
+    :param post: what was written.
+    :param ctx: the app's plugin context.
+    :return: a :class:`core.types.Verdict` with a reason moderators will see, or ``None`` to abstain.
+    """
+
+
+@hookspec
+def retention_sweep(now: datetime, dry_run: bool, ctx: PluginContext) -> SweepReport | None:
+    """Apply (or, with ``dry_run``, report) retention rules as of ``now`` (UTC).
+
+    Core holds the cluster-wide retention lock while this runs, so only one node sweeps at a time.
+
+    :param now: the moment to evaluate rules at (``--now`` on the CLI).
+    :param dry_run: report what would change without changing anything.
+    :param ctx: the app's plugin context.
+    :return: counts per department and action, or ``None`` if the plugin had nothing to do.
+    """
+
+
+# --------------------------------------------------------------------------- lifecycle events
+
+
+@hookspec
+def user_registered(user: UserInfo, ctx: PluginContext) -> None:
+    """Called after a new account was committed (self-registration, admin, CLI or just-in-time).
+
+    :param user: the new account.
+    :param ctx: the app's plugin context.
+    """
+
+
+@hookspec
+def user_logged_in(user: UserInfo, request: RequestInfo, ctx: PluginContext) -> None:
+    """Called after a successful login (web or API).
+
+    :param user: the account.
+    :param request: where the login came from.
+    :param ctx: the app's plugin context.
+    """
+
+
+@hookspec
+def setting_changed(key: str, old: Any, new: Any, actor: str, ctx: PluginContext) -> None:
+    """Called after a runtime setting was changed and audited.
+
+    :param key: the setting key, e.g. ``security.captcha.enabled``.
+    :param old: the previous value.
+    :param new: the new value.
+    :param actor: username (or ``"cli"``) that made the change.
+    :param ctx: the app's plugin context.
+    """

@@ -1,0 +1,197 @@
+"""Build the plugin manager from settings: discovery, validation, compatibility, per-plugin config."""
+
+from __future__ import annotations
+
+import difflib
+import importlib.metadata as md
+import inspect
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import pluggy
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import Version
+
+from core import HOOKS_VERSION, PROJECT_NAME, hookspecs
+from core.context import PluginContext
+from core.settings import Settings
+from core.types import PluginConfigError
+
+ENTRY_POINT_GROUP = "plugdesk.plugins"
+
+
+class StartupError(Exception):
+    """The app cannot start; the message names the plugin (or setting) and the fix."""
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    """What ``plugdesk plugins list`` and the Plugins page show."""
+
+    name: str
+    version: str
+    distribution: str
+    hooks: tuple[str, ...]
+    hooks_version: str
+
+
+def available_plugins() -> dict[str, md.EntryPoint]:
+    """Installed plugins by name (entry-point group ``plugdesk.plugins``); nothing is imported."""
+    return {ep.name: ep for ep in md.entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def spec_names() -> list[str]:
+    """Names of every hook in the contract."""
+    return sorted(n for n, f in vars(hookspecs).items()
+                  if inspect.isfunction(f) and hasattr(f, f"{PROJECT_NAME}_spec"))
+
+
+class PluginHost:
+    """The app's plugin manager plus what core derived from it (chain order, info, configs)."""
+
+    def __init__(self, settings: Settings, extra: Mapping[str, object] | None = None) -> None:
+        self.settings = settings
+        self.pm = pluggy.PluginManager(PROJECT_NAME)
+        self.pm.add_hookspecs(hookspecs)
+        self.order: list[str] = []
+        self.info: dict[str, PluginInfo] = {}
+        self._load(dict(extra or {}))
+
+    # ------------------------------------------------------------------ loading
+    def _where(self) -> str:
+        return f" in {self.settings.source}" if self.settings.source else ""
+
+    def _load(self, extra: dict[str, object]) -> None:
+        enabled = list(self.settings.get("plugins", "enabled"))
+        enabled += [name for name in extra if name not in enabled]
+        installed = available_plugins()
+        loaded: list[tuple[str, object, str, str]] = []
+        for name in enabled:
+            if name in extra:
+                plugin, version, dist = extra[name], "local", "(registered in code)"
+            elif name in installed:
+                ep = installed[name]
+                try:
+                    plugin = ep.load()
+                except Exception as exc:  # any import error must name the plugin
+                    raise StartupError(
+                        f"plugin {name!r} failed to import ({exc.__class__.__name__}: {exc}); reinstall the "
+                        f"package that provides it or remove it from [plugins] enabled{self._where()}") from exc
+                version = ep.dist.version if ep.dist else "unknown"
+                dist = ep.dist.name if ep.dist else "unknown"
+            else:
+                known = ", ".join(sorted(installed)) or "none"
+                hint = difflib.get_close_matches(name, list(installed), n=1)
+                raise StartupError(
+                    f"unknown plugin {name!r} in [plugins] enabled{self._where()}"
+                    + (f" (did you mean {hint[0]!r}?)" if hint else "")
+                    + f"; installed plugins: {known}. Install the package that provides it or remove the name.")
+            self._check_compatible(name, plugin)
+            loaded.append((name, plugin, version, dist))
+        for name in self.settings.plugin_tables:
+            if name not in enabled:
+                raise StartupError(f"[plugins.{name}]{self._where()} configures a plugin that is not enabled; "
+                                   f"add {name!r} to [plugins] enabled or remove the table")
+        # pluggy calls the most recently registered implementation first: register in reverse so the
+        # first enabled plugin is first in every chain.
+        for name, plugin, _version, _dist in reversed(loaded):
+            try:
+                self.pm.register(plugin, name=name)
+            except pluggy.PluginValidationError as exc:
+                raise StartupError(f"plugin {name!r}: {exc}. Fix the hook implementation to match "
+                                   "docs/hooks.md") from exc
+            except ValueError as exc:
+                raise StartupError(f"plugin {name!r} could not be registered: {exc}") from exc
+        self._check_unknown_hooks()
+        for name, _plugin, version, dist in loaded:
+            hooks = tuple(sorted(h.name for h in self.pm.get_hookcallers(self.pm.get_plugin(name)) or []))
+            declared = getattr(_plugin, "PLUGDESK_HOOKS_VERSION", f"=={HOOKS_VERSION}")
+            self.info[name] = PluginInfo(name, version, dist, hooks, str(declared))
+        self.order = [name for name, *_ in loaded]
+
+    def _check_compatible(self, name: str, plugin: object) -> None:
+        declared = getattr(plugin, "PLUGDESK_HOOKS_VERSION", None)
+        if declared is None:
+            return
+        try:
+            spec = SpecifierSet(str(declared))
+        except InvalidSpecifier:
+            raise StartupError(f"plugin {name!r} declares PLUGDESK_HOOKS_VERSION={declared!r}, which is not a "
+                               "version specifier such as '>=1.0,<2'") from None
+        if Version(HOOKS_VERSION) not in spec:
+            raise StartupError(f"plugin {name!r} supports hook contract {declared} but this plugdesk provides "
+                               f"{HOOKS_VERSION}; upgrade the plugin or use a plugdesk whose HOOKS_VERSION matches")
+
+    def _check_unknown_hooks(self) -> None:
+        known = spec_names()
+        for caller in self.pm.hook.__dict__.values():
+            if not isinstance(caller, pluggy.HookCaller) or caller.has_spec():
+                continue
+            for impl in caller.get_hookimpls():
+                if impl.hookimpl_opts.get("optionalhook"):
+                    continue
+                hint = difflib.get_close_matches(caller.name, known, n=1)
+                raise StartupError(f"plugin {impl.plugin_name!r} implements unknown hook {caller.name!r}"
+                                   + (f" (did you mean {hint[0]!r}?)" if hint else "")
+                                   + "; see docs/hooks.md for the hook names")
+
+    # ------------------------------------------------------------------ calling
+    def impls(self, hook: str) -> list[pluggy.HookImpl]:
+        """Implementations of ``hook`` in call order (first enabled plugin first)."""
+        return list(reversed(getattr(self.pm.hook, hook).get_hookimpls()))
+
+    @staticmethod
+    def call_impl(impl: pluggy.HookImpl, **kwargs: Any) -> Any:
+        """Call one implementation with just the arguments it declares."""
+        return impl.function(*[kwargs[arg] for arg in impl.argnames])
+
+    def each(self, hook: str, **kwargs: Any) -> Iterator[tuple[str, Any]]:
+        """Yield ``(plugin name, result)`` for every implementation, in chain order."""
+        for impl in self.impls(hook):
+            yield impl.plugin_name, self.call_impl(impl, **kwargs)
+
+    def configure(self, ctx: PluginContext) -> None:
+        """Run every plugin's ``parse_config`` on its own table; store the results in ``ctx``."""
+        with_parser = set()
+        for impl in self.impls("parse_config"):
+            name = impl.plugin_name
+            with_parser.add(name)
+            try:
+                ctx._plugin_configs[name] = self.call_impl(impl, raw=self.settings.plugin_table(name), ctx=ctx)
+            except PluginConfigError as exc:
+                raise StartupError(f"plugin {name!r}: [plugins.{name}] {exc.key}: {exc.message}"
+                                   f"{self._where()}") from exc
+            except Exception as exc:
+                raise StartupError(f"plugin {name!r} failed to read its configuration: "
+                                   f"{exc.__class__.__name__}: {exc}") from exc
+        for name in self.settings.plugin_tables:
+            if name not in with_parser:
+                raise StartupError(f"plugin {name!r} takes no configuration, but [plugins.{name}] is set"
+                                   f"{self._where()}; remove the table")
+
+    def registry(self, hook: str, what: str, ctx: PluginContext) -> dict[str, Any]:
+        """Merge ``{name: provider}`` dicts from a single-choice hook; a name claimed twice stops startup."""
+        merged: dict[str, Any] = {}
+        owner: dict[str, str] = {}
+        for plugin, result in self.each(hook, ctx=ctx):
+            for key, value in (result or {}).items():
+                if key in merged:
+                    raise StartupError(f"two plugins claim {what} {key!r}: {owner[key]!r} and {plugin!r}; "
+                                       "enable only one of them")
+                merged[key], owner[key] = value, plugin
+        return merged
+
+    def notify(self, hook: str, log: Callable[[str, BaseException], None], **kwargs: Any) -> None:
+        """Call a lifecycle hook on every plugin; a failing plugin is logged, never breaks the caller."""
+        for impl in self.impls(hook):
+            try:
+                self.call_impl(impl, **kwargs)
+            except Exception as exc:  # events must not undo what already happened
+                log(impl.plugin_name, exc)
+
+
+def plugin_module_names(module: ModuleType) -> list[str]:
+    """Hook names a module implements (for docs and tests)."""
+    return sorted(n for n, f in vars(module).items() if callable(f) and hasattr(f, f"{PROJECT_NAME}_impl"))

@@ -1,0 +1,152 @@
+"""Runtime settings: stored in the database, validated, audited, effective on every node at once.
+
+Every request reads the current values once (one small query), so a change made on one node is seen by
+all nodes on their next request without a restart.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from flask import g, has_request_context
+from sqlalchemy import select
+
+from core.db import Database
+from core.models import AuditEntry, Setting, utcnow
+from core.types import SettingSpec
+
+
+class SettingsValidationError(ValueError):
+    """One or more settings were refused; ``errors`` maps each key to its reason."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+def coerce_value(spec: SettingSpec, value: Any) -> Any:
+    """Check ``value`` against ``spec`` and return it normalised; raise ``ValueError`` with the reason."""
+    if spec.type == "bool":
+        if not isinstance(value, bool):
+            raise ValueError(f"expected true or false, got {json.dumps(value)}")
+    elif spec.type == "int":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"expected a whole number, got {json.dumps(value)}")
+        if spec.minimum is not None and value < spec.minimum:
+            raise ValueError(f"must be at least {spec.minimum}")
+        if spec.maximum is not None and value > spec.maximum:
+            raise ValueError(f"must be at most {spec.maximum}")
+    elif spec.type in ("str", "choice"):
+        if not isinstance(value, str):
+            raise ValueError(f"expected a string, got {json.dumps(value)}")
+        if spec.choices and value not in spec.choices:
+            raise ValueError(f"expected one of {', '.join(spec.choices)}")
+    elif spec.type == "list":
+        if isinstance(value, str):
+            value = value.splitlines()
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ValueError("expected a list of strings")
+    if spec.validate is not None:
+        value = spec.validate(value)
+    return value
+
+
+def parse_cli_value(text: str) -> Any:
+    """CLI values are JSON (``true``, ``10``, ``["a"]``) or else a bare string."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+class RuntimeSettings:
+    """The registry of setting specs plus the database-backed values."""
+
+    def __init__(self, db: Database, specs: Iterable[SettingSpec],
+                 checks: Iterable[Callable[[dict[str, Any]], dict[str, str]]] = ()) -> None:
+        self.db = db
+        self.specs: dict[str, SettingSpec] = {}
+        for spec in specs:
+            if spec.key in self.specs:
+                raise ValueError(f"setting {spec.key} declared twice")
+            self.specs[spec.key] = spec
+        self.checks = list(checks)
+        self.on_change: list[Callable[[str, Any, Any, str], None]] = []
+
+    def defaults(self) -> dict[str, Any]:
+        """Every key with its default value."""
+        return {k: s.default for k, s in self.specs.items()}
+
+    def _load(self) -> dict[str, Any]:
+        values = self.defaults()
+        with self.db.session() as session:
+            for row in session.execute(select(Setting.key, Setting.value)):
+                if row.key in values:
+                    values[row.key] = row.value
+        return values
+
+    def all(self) -> dict[str, Any]:
+        """Current values (memoised for the duration of one request)."""
+        if has_request_context():
+            cached = g.get("_plugdesk_settings")
+            if cached is None:
+                cached = g._plugdesk_settings = self._load()
+            return cached
+        return self._load()
+
+    def get(self, key: str) -> Any:
+        """One current value; ``KeyError`` for an unknown key."""
+        if key not in self.specs:
+            raise KeyError(key)
+        return self.all()[key]
+
+    def validate(self, changes: Mapping[str, Any]) -> dict[str, Any]:
+        """Validate a whole change set; raise :class:`SettingsValidationError` listing every problem."""
+        errors: dict[str, str] = {}
+        clean: dict[str, Any] = {}
+        for key, value in changes.items():
+            spec = self.specs.get(key)
+            if spec is None:
+                errors[key] = "unknown setting"
+                continue
+            try:
+                clean[key] = coerce_value(spec, value)
+            except ValueError as exc:
+                errors[key] = str(exc)
+        if not errors:
+            merged = {**self._load(), **clean}
+            for check in self.checks:
+                errors.update(check(merged))
+        if errors:
+            raise SettingsValidationError(errors)
+        return clean
+
+    def patch(self, changes: Mapping[str, Any], *, actor: str, ip: str = "") -> dict[str, tuple[Any, Any]]:
+        """Apply all changes or none; audit each change; return ``{key: (old, new)}`` for real changes."""
+        clean = self.validate(changes)
+        changed: dict[str, tuple[Any, Any]] = {}
+        with self.db.session() as session:
+            current = self.defaults()
+            rows = {r.key: r for r in session.scalars(select(Setting).where(Setting.key.in_(list(clean))))}
+            for key, row in rows.items():
+                current[key] = row.value
+            for key, value in clean.items():
+                old = current[key]
+                if old == value:
+                    continue
+                row = rows.get(key)
+                if row is None:
+                    session.add(Setting(key=key, value=value, updated_by=actor, updated_at=utcnow()))
+                else:
+                    row.value, row.updated_by, row.updated_at = value, actor, utcnow()
+                session.add(AuditEntry(actor=actor, ip=ip, action="setting.change", target=key,
+                                       old=old, new=value))
+                changed[key] = (old, value)
+        if has_request_context():
+            g.pop("_plugdesk_settings", None)
+        for key, (old, new) in changed.items():
+            for callback in self.on_change:
+                callback(key, old, new, actor)
+        return changed

@@ -1,0 +1,1 @@
+"""Security mechanisms: the Security settings, headers, client address, password rules."""

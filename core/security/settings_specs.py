@@ -1,0 +1,64 @@
+"""The Settings > Security keys of CONTRACT.md: types, defaults, limits, help texts, validators."""
+
+from __future__ import annotations
+
+from core.security.validators import parse_extensions, parse_ip_list, parse_origins
+from core.types import SettingSpec
+
+DAY = 86400
+
+SECURITY_SETTINGS: list[SettingSpec] = [
+    SettingSpec("security.captcha.enabled", "bool", False, "Enable captcha",
+                "Shows a captcha on registration, portal ticket submission and new community threads by users "
+                "whose email address is not verified. Default: off."),
+    SettingSpec("security.captcha.provider", "choice", "builtin", "Captcha type",
+                "Built-in works offline (image and audio); reCAPTCHA needs Google's service and keys.",
+                choices=("builtin", "recaptcha")),
+    SettingSpec("security.brute_force.enabled", "bool", True, "Brute force protection",
+                "Locks an account after too many failed logins in a short time. Default: on. Turning it off "
+                "lets attackers guess passwords without limit."),
+    SettingSpec("security.brute_force.max_failures", "int", 10, "Failed logins before lockout",
+                "Failed logins for one account within the window that lock it. Default: 10.",
+                minimum=1, maximum=1000),
+    SettingSpec("security.brute_force.window_seconds", "int", 300, "Counting window (seconds)",
+                "How long failures are remembered. Default: 300.", minimum=1, maximum=DAY),
+    SettingSpec("security.brute_force.lockout_seconds", "int", 300, "Lockout duration (seconds)",
+                "How long a locked account stays locked; repeat lockouts within 24 h double it. Default: 300.",
+                minimum=1, maximum=DAY),
+    SettingSpec("security.password_reset.enabled", "bool", True, "Enable password reset",
+                "Lets users request an emailed single-use link. Never offered to directory (LDAP/AD) accounts."),
+    SettingSpec("security.force_https", "bool", False, "Force all traffic over HTTPS",
+                "Redirects http to https and sends HSTS (1 year). Only turn on when https works."),
+    SettingSpec("security.moderate_new_users", "bool", False, "Moderate new user community posts",
+                "Holds posts by new community users for approval."),
+    SettingSpec("security.embedding.allowed", "bool", False, "Allow embedding",
+                "Off: pages may only be framed by this site (protects against clickjacking)."),
+    SettingSpec("security.embedding.origins", "list", [], "Allowed embedding origins",
+                "One origin per line (https://intranet.example.com). Empty with embedding on = any site.",
+                validate=parse_origins),
+    SettingSpec("security.password.min_length", "int", 8, "Minimum length",
+                "NIST 800-63B recommends at least 8. Maximum length is 1024.", tab="Password Requirements",
+                minimum=1, maximum=1024),
+    SettingSpec("security.password.require_number", "bool", False, "Require a number", "",
+                tab="Password Requirements"),
+    SettingSpec("security.password.require_upper", "bool", False, "Require an uppercase letter", "",
+                tab="Password Requirements"),
+    SettingSpec("security.password.require_lower", "bool", False, "Require a lowercase letter", "",
+                tab="Password Requirements"),
+    SettingSpec("security.password.require_symbol", "bool", False, "Require a symbol", "",
+                tab="Password Requirements"),
+    SettingSpec("security.password.disallow_username", "bool", True, "Must not equal the username",
+                "Compared case-insensitively.", tab="Password Requirements"),
+    SettingSpec("security.password.enforce_on_existing", "bool", False, "Enforce on existing passwords",
+                "On: users whose password no longer complies must change it at their next login.",
+                tab="Password Requirements"),
+    SettingSpec("security.ip_blacklist", "list", [], "IP blacklist",
+                "Addresses and CIDR ranges (IPv4/IPv6), one per line, that cannot leave KB feedback.",
+                tab="IP Blacklist", validate=parse_ip_list),
+    SettingSpec("security.uploads.agent_extensions", "list", ["*"], "Agents' allowed extensions",
+                "One per line with the dot (.pdf), or * for all.", tab="Uploads", validate=parse_extensions),
+    SettingSpec("security.uploads.user_extensions", "list",
+                [".pdf", ".png", ".jpg", ".jpeg", ".gif", ".txt", ".log", ".zip", ".docx", ".xlsx"],
+                "End users' allowed extensions", "One per line with the dot (.pdf), or * for all.",
+                tab="Uploads", validate=parse_extensions),
+]

@@ -1,0 +1,142 @@
+"""Test harness for plugdesk and plugin authors (loaded by pytest through the ``pytest11`` entry point).
+
+Fixtures:
+
+* ``plugdesk_app_factory`` - ``make(plugins=[...], extra={name: obj}, overrides={...}) -> Flask``: an app
+  on a fresh SQLite database in a temp dir with only the named plugins enabled.
+* ``plugdesk_app`` - an app with the default embedded plugins that are installed.
+* ``hook_recorder`` - records every hook call of an app (``recorder.calls("user_registered")``).
+* ``login_as`` - ``login_as(app, role) -> (client, user)``: a test client logged in as a new user.
+
+Contract suites live in :mod:`core.contracts`: subclass them in a plugin's tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+
+TEST_PASSWORD = "correct horse battery staple"
+
+
+def make_test_app(tmp_path: Path, plugins: list[str] | None = None, *, extra: Mapping[str, object] | None = None,
+                  overrides: Mapping[str, Any] | None = None) -> Flask:
+    """Build an app with only ``plugins`` enabled, on SQLite in ``tmp_path`` (schema created)."""
+    from core.db import Base
+
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    base: dict[str, Any] = {
+        "server": {"data_dir": str(tmp_path), "secret_key": "test-secret-key-not-for-production"},
+        "database": {"url": f"sqlite:///{tmp_path / 'plugdesk.db'}"},
+        "plugins": {"enabled": list(plugins if plugins is not None else ["auth_local"])},
+    }
+    for section, table in (overrides or {}).items():
+        base[section] = {**base.get(section, {}), **table} if isinstance(table, Mapping) else table
+    app = _create(base, extra)
+    state = app.extensions["plugdesk"]
+    Base.metadata.create_all(state.db.engine)
+    app.config.update(TESTING=True)
+    return app
+
+
+def _create(base: Mapping[str, Any], extra: Mapping[str, object] | None) -> Flask:
+    from core.app import create_app
+    from core.settings import load_settings
+
+    return create_app(load_settings(None, overrides=base, environ={}), plugins=extra)
+
+
+@dataclass
+class HookRecorder:
+    """Records hook calls (name and keyword arguments) made through an app's plugin manager."""
+
+    records: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    _undo: Callable[[], None] | None = None
+
+    def calls(self, hook: str) -> list[dict[str, Any]]:
+        """Keyword arguments of every call of ``hook``, in order."""
+        return [kwargs for name, kwargs in self.records if name == hook]
+
+    def attach(self, app: Flask) -> HookRecorder:
+        """Start recording calls on ``app``."""
+        pm = app.extensions["plugdesk"].host.pm
+
+        def before(hook_name: str, _impls: Any, kwargs: dict[str, Any]) -> None:
+            self.records.append((hook_name, dict(kwargs)))
+
+        self._undo = pm.add_hookcall_monitoring(before, lambda *a: None)
+        return self
+
+    def detach(self) -> None:
+        """Stop recording."""
+        if self._undo:
+            self._undo()
+
+
+@pytest.fixture
+def plugdesk_app_factory(tmp_path: Path) -> Callable[..., Flask]:
+    """``make(plugins=[...], extra={...}, overrides={...})`` builds isolated apps in ``tmp_path``."""
+    counter = iter(range(1000))
+
+    def make(plugins: list[str] | None = None, *, extra: Mapping[str, object] | None = None,
+             overrides: Mapping[str, Any] | None = None) -> Flask:
+        return make_test_app(tmp_path / f"app{next(counter)}", plugins, extra=extra, overrides=overrides)
+
+    return make
+
+
+@pytest.fixture
+def plugdesk_app(plugdesk_app_factory: Callable[..., Flask]) -> Flask:
+    """An app with ``auth_local`` (plus the other default plugins that are installed)."""
+    from core.plugins import available_plugins
+    from core.settings import DEFAULT_PLUGINS
+
+    installed = available_plugins()
+    return plugdesk_app_factory([p for p in DEFAULT_PLUGINS if p in installed])
+
+
+@pytest.fixture
+def hook_recorder() -> Iterator[Callable[[Flask], HookRecorder]]:
+    """``recorder = hook_recorder(app)``; stops recording at teardown."""
+    recorders: list[HookRecorder] = []
+
+    def attach(app: Flask) -> HookRecorder:
+        recorder = HookRecorder().attach(app)
+        recorders.append(recorder)
+        return recorder
+
+    yield attach
+    for recorder in recorders:
+        recorder.detach()
+
+
+def create_user(app: Flask, role: str = "user", username: str | None = None,
+                password: str = TEST_PASSWORD, verified: bool = True) -> Any:
+    """Create a local account directly (no captcha, no HTTP)."""
+    import secrets
+
+    from core.auth.accounts import register
+
+    name = username or f"{role}_{secrets.token_hex(3)}"
+    with app.app_context():
+        return register(app.extensions["plugdesk"], username=name, email=f"{name}@example.com",
+                        password=password, role=role, verified=verified)
+
+
+@pytest.fixture
+def login_as() -> Callable[..., tuple[Any, Any]]:
+    """``client, user = login_as(app, "agent")``: a Flask test client with a logged-in session."""
+
+    def login(app: Flask, role: str = "user") -> tuple[Any, Any]:
+        user = create_user(app, role)
+        client = app.test_client()
+        with client.session_transaction() as sess:
+            sess["uid"], sess["sv"], sess["nonce"] = user.id, 1, "test"
+        return client, user
+
+    return login

@@ -1,0 +1,37 @@
+"""Flask-WTF forms (CSRF on every one). Business rules live in core.auth, shared with the API."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import EmailField, PasswordField, StringField
+from wtforms.validators import InputRequired, Length
+
+
+class LoginForm(FlaskForm):
+    """Username (or email) and password."""
+
+    username = StringField("Username or email", validators=[InputRequired("Enter your username."),
+                                                            Length(max=320)])
+    password = PasswordField("Password", validators=[InputRequired("Enter your password.")])
+
+
+class RegisterForm(FlaskForm):
+    """Self-registration of a local account."""
+
+    username = StringField("Username", validators=[InputRequired("Choose a username.")])
+    email = EmailField("Email address", validators=[InputRequired("Enter your email address.")])
+    display_name = StringField("Display name (optional)", validators=[Length(max=200)])
+    password = PasswordField("Password", validators=[InputRequired("Choose a password.")])
+    confirm = PasswordField("Repeat the password", validators=[InputRequired("Repeat the password.")])
+
+
+class ChangePasswordForm(FlaskForm):
+    """Change the password of the logged-in user."""
+
+    current_password = PasswordField("Current password", validators=[InputRequired("Enter your current password.")])
+    new_password = PasswordField("New password", validators=[InputRequired("Choose a new password.")])
+    confirm = PasswordField("Repeat the new password", validators=[InputRequired("Repeat the new password.")])
+
+
+class PostForm(FlaskForm):
+    """A form with no fields: a button that POSTs with a CSRF token (logout, disable, ...)."""

@@ -1,0 +1,50 @@
+"""Response headers: CSP/framing (``security.embedding.*``), HTTPS enforcement, HSTS, nosniff."""
+
+from __future__ import annotations
+
+from flask import Flask, Response, redirect, request, session
+
+from core.app_state import state
+
+HSTS = "max-age=31536000"
+BASE_CSP = ("default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob: data:; style-src 'self'; "
+            "script-src 'self'; form-action 'self'; base-uri 'self'; object-src 'none'")
+
+
+def frame_ancestors(allowed: bool, origins: list[str]) -> str:
+    """The ``frame-ancestors`` source list for the embedding settings."""
+    if not allowed:
+        return "'self'"
+    if not origins:
+        return "*"
+    return " ".join(["'self'", *origins])
+
+
+def install(app: Flask) -> None:
+    """Register the before/after request handlers."""
+
+    @app.before_request
+    def force_https() -> Response | None:
+        if request.scheme == "https" or request.path == "/healthz":
+            return None
+        if not state().runtime.get("security.force_https"):
+            return None
+        target = request.url.replace("http://", "https://", 1)
+        return redirect(target, code=301 if request.method in ("GET", "HEAD") else 308)
+
+    @app.after_request
+    def security_headers(response: Response) -> Response:
+        settings = state().runtime.all()
+        allowed = settings["security.embedding.allowed"]
+        csp = response.headers.get("Content-Security-Policy") or BASE_CSP
+        response.headers["Content-Security-Policy"] = (
+            f"{csp}; frame-ancestors {frame_ancestors(allowed, settings['security.embedding.origins'])}")
+        if not allowed:
+            response.headers["X-Frame-Options"] = "SAMEORIGIN"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "same-origin"
+        if request.scheme == "https" and settings["security.force_https"]:
+            response.headers["Strict-Transport-Security"] = HSTS
+        if session.get("uid") is not None:
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response

@@ -1,0 +1,139 @@
+"""Management interface: dashboard, Settings > Security, Plugins, Users, Audit log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from sqlalchemy import func, select
+
+from core.app_state import state
+from core.auth.sessions import end_all_sessions, has_role
+from core.models import ROLES, AuditEntry, User
+from core.runtime_settings import SettingsValidationError
+from core.web.forms import PostForm
+from core.web.helpers import current_user, login_required, request_info
+
+bp = Blueprint("manage", __name__, url_prefix="/manage")
+TABS = ("General", "Password Requirements", "IP Blacklist", "Uploads")
+
+
+@bp.get("/")
+@login_required("agent")
+def dashboard() -> ResponseReturnValue:
+    """Counts at a glance."""
+    with state().db.session() as s:
+        users = s.scalar(select(func.count()).select_from(User)) or 0
+    return render_template("manage/dashboard.html", users=users, plugins=state().host.info)
+
+
+def _form_value(spec: Any) -> Any:
+    raw = request.form.get(spec.key)
+    if spec.type == "bool":
+        return raw == "on"
+    if spec.type == "int":
+        try:
+            return int((raw or "").strip())
+        except ValueError:
+            return raw
+    if spec.type == "list":
+        return [line for line in (raw or "").splitlines()]
+    return raw or ""
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+@bp.route("/settings/<tab>", methods=["GET", "POST"])
+@login_required("manager")
+def settings(tab: str = "general") -> ResponseReturnValue:
+    """Settings > Security; admins edit, managers read."""
+    st = state()
+    tabs = {t.lower().replace(" ", "-"): t for t in TABS}
+    plugin_tabs = sorted({s.tab for s in st.runtime.specs.values() if s.tab not in TABS})
+    tabs.update({t.lower().replace(" ", "-"): t for t in plugin_tabs})
+    if tab not in tabs:
+        abort(404)
+    specs = [s for s in st.runtime.specs.values() if s.tab == tabs[tab]]
+    user = current_user()
+    editable = has_role(user, "admin")
+    form = PostForm()
+    errors: dict[str, str] = {}
+    values = dict(st.runtime.all())
+    if request.method == "POST":
+        if not editable:
+            abort(403)
+        if form.validate_on_submit():
+            changes = {spec.key: _form_value(spec) for spec in specs}
+            try:
+                changed = st.runtime.patch(changes, actor=user.username if user else "?",
+                                           ip=request_info().remote_addr)
+            except SettingsValidationError as exc:
+                errors = exc.errors
+                values.update(changes)
+            else:
+                flash(f"Saved ({len(changed)} change{'s' if len(changed) != 1 else ''}).", "success")
+                return redirect(url_for("manage.settings", tab=tab))
+    return render_template("manage/settings.html", tabs=tabs, tab=tab, specs=specs, values=values,
+                           errors=errors, editable=editable, form=form), 400 if errors else 200
+
+
+@bp.get("/plugins")
+@login_required("manager")
+def plugins() -> ResponseReturnValue:
+    """Enabled plugins with version, distribution and hooks."""
+    return render_template("manage/plugins.html", plugins=state().host.info.values())
+
+
+@bp.route("/users", methods=["GET", "POST"])
+@login_required("admin")
+def users() -> ResponseReturnValue:
+    """List users; change a role; disable or enable an account."""
+    st = state()
+    form = PostForm()
+    actor = current_user()
+    assert actor is not None
+    if request.method == "POST" and form.validate_on_submit():
+        user_id = request.form.get("user_id", type=int)
+        action = request.form.get("action", "")
+        with st.db.session() as s:
+            user = s.get(User, user_id) if user_id else None
+            if user is None:
+                abort(404)
+            if user.id == actor.id:
+                flash("You cannot change your own account here.", "error")
+                return redirect(url_for("manage.users"))
+            old: dict[str, Any] = {"role": user.role, "active": user.is_active}
+            if action == "role" and request.form.get("role") in ROLES:
+                user.role = request.form["role"]
+            elif action in ("disable", "enable"):
+                user.is_active = action == "enable"
+            else:
+                abort(400)
+            s.add(AuditEntry(actor=actor.username, ip=request_info().remote_addr, action=f"user.{action}",
+                             target=user.username, old=old, new={"role": user.role, "active": user.is_active}))
+            target_id = user.id
+        if action == "disable":
+            end_all_sessions(st.db, target_id)
+        flash("Saved.", "success")
+        return redirect(url_for("manage.users"))
+    query = (request.args.get("q") or "").strip()[:100]
+    with st.db.session() as s:
+        stmt = select(User).order_by(User.username_key).limit(200)
+        if query:
+            stmt = stmt.where(User.username_key.contains(query.casefold()) | User.email_key.contains(query.casefold()))
+        rows = s.scalars(stmt).all()
+    return render_template("manage/users.html", users=rows, roles=ROLES, form=form, q=query)
+
+
+@bp.get("/audit")
+@login_required("manager")
+def audit() -> ResponseReturnValue:
+    """The audit log, newest first, filterable by actor, action and target."""
+    filters = {k: (request.args.get(k) or "").strip()[:100] for k in ("actor", "action", "target")}
+    with state().db.session() as s:
+        stmt = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(500)
+        for key, value in filters.items():
+            if value:
+                stmt = stmt.where(getattr(AuditEntry, key).contains(value))
+        entries = s.scalars(stmt).all()
+    return render_template("manage/audit.html", entries=entries, filters=filters)

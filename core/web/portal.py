@@ -1,0 +1,158 @@
+"""Portal pages for end users: home, register, login, logout, profile (change password)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from sqlalchemy import text
+
+from core.app_state import state
+from core.auth.accounts import PasswordRejected, change_password, register
+from core.auth.login import authenticate
+from core.auth.sessions import end_all_sessions, start_session
+from core.captcha import check_captcha, render_captcha
+from core.models import User
+from core.users import AccountError, to_info
+from core.web.forms import ChangePasswordForm, LoginForm, PostForm, RegisterForm
+from core.web.helpers import current_user, login_required, request_info, safe_next
+
+bp = Blueprint("portal", __name__)
+
+
+@bp.app_context_processor
+def inject() -> dict[str, object]:
+    """Values every template may use."""
+    st = state()
+    return {"current_user": current_user(), "logout_form": PostForm(),
+            "can_register": st.registration_provider() is not None}
+
+
+@bp.get("/")
+def index() -> ResponseReturnValue:
+    """Portal home."""
+    return render_template("portal/index.html")
+
+
+@bp.get("/healthz")
+def healthz() -> ResponseReturnValue:
+    """200 when the database and the storage backend answer, 503 otherwise (with details)."""
+    st = state()
+    checks: dict[str, str] = {}
+    try:
+        with st.db.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:  # report, never raise
+        checks["database"] = f"error: {exc.__class__.__name__}"
+    storage = st.storage
+    if storage is None:
+        checks["storage"] = "not configured"
+    else:
+        try:
+            storage.check()
+            checks["storage"] = "ok"
+        except Exception as exc:
+            checks["storage"] = f"error: {exc.__class__.__name__}"
+    healthy = all(v in ("ok", "not configured") for v in checks.values())
+    body = {"status": "ok" if healthy else "unavailable", "checks": checks}
+    return jsonify(body), 200 if healthy else 503
+
+
+@bp.route("/register", methods=["GET", "POST"])
+def register_view() -> ResponseReturnValue:
+    """Create a local account."""
+    st = state()
+    if st.registration_provider() is None:
+        return render_template("errors/error.html", status=404, title="Registration is closed",
+                               detail="This help desk does not accept self-registration."), 404
+    form = RegisterForm()
+    errors: dict[str, list[str]] = {}
+    if form.validate_on_submit():
+        verdict = check_captcha(st, request.form, "register", request_info().remote_addr)
+        if not verdict.ok:
+            errors["captcha"] = [verdict.message]
+        elif form.password.data != form.confirm.data:
+            errors["confirm"] = ["The two passwords differ."]
+        else:
+            try:
+                user = register(st, username=form.username.data or "", email=form.email.data or "",
+                                password=form.password.data or "", display_name=form.display_name.data or "")
+            except PasswordRejected as exc:
+                errors["password"] = exc.problems
+            except AccountError as exc:
+                errors[exc.field] = [exc.message]
+            else:
+                with st.db.session() as s:
+                    start_session(s.get(User, user.id))
+                flash("Welcome! Your account is ready.", "success")
+                return redirect(url_for("portal.index"))
+    elif request.method == "POST":
+        errors = {k: list(v) for k, v in form.errors.items()}
+    status = 400 if errors else 200
+    return render_template("portal/register.html", form=form, errors=errors,
+                           captcha=render_captcha(st, "register")), status
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> ResponseReturnValue:
+    """Log in through the auth chain."""
+    form = LoginForm()
+    message = ""
+    if form.validate_on_submit():
+        st = state()
+        outcome = authenticate(st, form.username.data or "", form.password.data or "", request_info())
+        if outcome.user is not None:
+            with st.db.session() as s:
+                start_session(s.get(User, outcome.user.id))
+            return redirect(safe_next(request.args.get("next")))
+        message = outcome.message
+    elif request.method == "POST":
+        message = "Enter your username and password."
+    return render_template("portal/login.html", form=form, message=message), 400 if message else 200
+
+
+@bp.post("/logout")
+def logout() -> ResponseReturnValue:
+    """Log out (this ends every session of the account, on every device)."""
+    form = PostForm()
+    user = current_user()
+    if form.validate_on_submit() and user is not None:
+        end_all_sessions(state().db, user.id)
+    from flask import session
+
+    session.clear()
+    flash("You have been logged out.", "success")
+    return redirect(url_for("portal.index"))
+
+
+@bp.route("/profile", methods=["GET", "POST"])
+@login_required()
+def profile() -> ResponseReturnValue:
+    """Profile and change password."""
+    st = state()
+    user = current_user()
+    assert user is not None
+    info = to_info(user)
+    provider = st.provider(user.provider)
+    form = ChangePasswordForm()
+    errors: dict[str, list[str]] = {}
+    if form.validate_on_submit():
+        if form.new_password.data != form.confirm.data:
+            errors["confirm"] = ["The two passwords differ."]
+        else:
+            try:
+                change_password(st, info, form.current_password.data or "", form.new_password.data or "",
+                                request_info())
+            except PasswordRejected as exc:
+                errors[exc.field] = exc.problems
+            except AccountError as exc:
+                errors[exc.field] = [exc.message]
+            else:
+                with st.db.session() as s:
+                    start_session(s.get(User, user.id))
+                flash("Your password was changed. Other devices have been logged out.", "success")
+                return redirect(url_for("portal.profile"))
+    elif request.method == "POST":
+        errors = {k: list(v) for k, v in form.errors.items()}
+    return render_template("portal/profile.html", user=info, form=form, errors=errors,
+                           external=provider is None or provider.external), 400 if errors else 200

@@ -1,0 +1,1 @@
+"""plugdesk's built-in plugins. Each sub-package uses only the public hook contract."""
