@@ -17,6 +17,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from core.app_state import AppState
 from core.context import PluginContext
 from core.db import Database
+from core.limits import make_store
 from core.mail import Mailer
 from core.plugins import PluginHost, StartupError
 from core.runtime_settings import RuntimeSettings
@@ -62,7 +63,12 @@ def build_state(settings: Settings, plugins: Mapping[str, object] | None = None)
     host = PluginHost(settings, plugins)
     mailer = Mailer(settings.get("mail", "url"), settings.get("mail", "sender"), settings.data_dir / "outbox")
     ctx = PluginContext(settings=settings, db=db, users=UserDirectory(db), credentials=CredentialStore(db),
-                        mailer=mailer)
+                        mailer=mailer, limits=make_store(settings.get("limits", "storage")))
+    ctx.secret_key = settings.get("server", "secret_key")
+    if not ctx.secret_key:
+        log.warning("server.secret_key is not set: using a random key (sessions end at restart and differ "
+                    "between nodes). `plugdesk init` writes one.")
+        ctx.secret_key = secrets.token_hex(32)
     host.configure(ctx)
     captchas = host.registry("captcha_providers", "captcha provider", ctx)
     storages = host.registry("storage_backends", "storage backend", ctx)
@@ -107,11 +113,7 @@ def create_app(settings: Settings | str | os.PathLike[str] | None = None, *,
 
     app = Flask("plugdesk", template_folder=str(PACKAGE_DIR / "templates"),
                 static_folder=str(PACKAGE_DIR / "static"), static_url_path="/static")
-    secret = settings.get("server", "secret_key")
-    if not secret:
-        log.warning("server.secret_key is not set: using a random key (sessions end at restart and differ "
-                    "between nodes). `plugdesk init` writes one.")
-        secret = secrets.token_hex(32)
+    secret = state.ctx.secret_key
     https = settings.get("server", "base_url").startswith("https://")
     app.config.update(
         SECRET_KEY=secret,

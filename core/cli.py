@@ -75,6 +75,14 @@ provider = "builtin"
 """
 
 
+def _loads(entry_point: Any) -> bool:
+    try:
+        entry_point.load()
+    except Exception:
+        return False
+    return True
+
+
 @main.command()
 @click.option("--data-dir", required=True, type=click.Path(file_okay=False), help="Directory to create.")
 @click.option("--admin-username", default="admin", show_default=True)
@@ -98,7 +106,7 @@ def init(data_dir: str, admin_username: str, admin_email: str, admin_password_fi
     from core.plugins import available_plugins
 
     installed = available_plugins()
-    plugins = [p for p in DEFAULT_PLUGINS if p in installed]
+    plugins = [p for p in DEFAULT_PLUGINS if p in installed and _loads(installed[p])]
     target.mkdir(parents=True, exist_ok=True)
     os.chmod(target, 0o700)
     secret_file = target / "secret_key"

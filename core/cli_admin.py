@@ -168,3 +168,29 @@ def settings_list(ctx: click.Context, as_json: bool) -> None:
         return
     for key, value in values.items():
         click.echo(f"{key} = {json.dumps(value)}")
+
+
+@plugins_group.command("test")
+@click.argument("name")
+@click.option("--provider", default=None, help="Which of the plugin's providers to test.")
+@click.option("--username", default=None, help="Also look this user up.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def plugins_test(ctx: click.Context, name: str, provider: str | None, username: str | None,
+                 as_json: bool) -> None:
+    """Run a plugin's connection test (``plugin_diagnose``) and print each step."""
+    _app, st = _state(ctx)
+    if name not in st.host.info:
+        raise Fail(f"plugin {name!r} is not enabled; enabled: {', '.join(st.host.info)}")
+    impls = [i for i in st.host.impls("plugin_diagnose") if i.plugin_name == name]
+    if not impls:
+        raise Fail(f"plugin {name!r} has no connection test")
+    steps = st.host.call_impl(impls[0], ctx=st.ctx, provider=provider, username=username) or []
+    if as_json:
+        click.echo(json.dumps([asdict(s) for s in steps], indent=2))
+    else:
+        for step in steps:
+            click.echo(f"[{'ok' if step.ok else 'FAIL'}] {step.name}: {step.detail}")
+    if not all(step.ok for step in steps):
+        raise Fail(f"{name}: connection test failed at step "
+                   f"{next(s.name for s in steps if not s.ok)!r}")

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from core.db import Database
+from core.limits import CounterStore
 from core.settings import Settings
 from core.users import CredentialStore, UserDirectory
 
@@ -24,7 +25,9 @@ class PluginContext:
     users: UserDirectory
     credentials: CredentialStore
     mailer: Mailer
+    limits: CounterStore
     runtime: RuntimeSettings | None = None
+    secret_key: str = ""  # the app's signing key (sign tokens with it; never log it)
     _plugin_configs: dict[str, Any] = field(default_factory=dict)
 
     def plugin_config(self, name: str) -> Any:

@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # pragma: no cover - imported for annotations only
         AuthResult,
         BlobStore,
         CaptchaProvider,
+        DiagnosticStep,
         PostInfo,
         RequestInfo,
         SettingSpec,
@@ -205,4 +206,21 @@ def setting_changed(key: str, old: Any, new: Any, actor: str, ctx: PluginContext
     :param new: the new value.
     :param actor: username (or ``"cli"``) that made the change.
     :param ctx: the app's plugin context.
+    """
+
+
+# --------------------------------------------------------------------------- admin tools
+
+
+@hookspec
+def plugin_diagnose(ctx: PluginContext, provider: str | None, username: str | None) -> list[DiagnosticStep] | None:
+    """Run a connection test for ``plugdesk plugins test NAME`` and the Plugins page's "Test" button.
+
+    Core calls only the named plugin's implementation. Report each step (connect, TLS, bind, search, ...)
+    with its outcome; never include passwords in the details.
+
+    :param ctx: the app's plugin context.
+    :param provider: which of the plugin's providers to test (``None`` = all).
+    :param username: optionally look this user up as part of the test.
+    :return: the steps in order, or ``None`` when the plugin has nothing to test.
     """

@@ -264,3 +264,12 @@ class SettingSpec:
     secret: bool = False
     tab: str = "General"
     validate: Any = None  # Callable[[Any], Any] | None
+
+
+@dataclass(frozen=True)
+class DiagnosticStep:
+    """One step of a plugin's connection test (``plugin_diagnose``)."""
+
+    name: str
+    ok: bool
+    detail: str = ""

@@ -83,9 +83,31 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('user_id', 'provider')
     )
+    op.create_table('one_time_tokens',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('purpose', sa.String(length=32), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('token_hash', sa.String(length=64), nullable=False),
+    sa.Column('data', sa.JSON(), nullable=True),
+    sa.Column('created_at', core.db.UTCDateTime(), nullable=False),
+    sa.Column('expires_at', core.db.UTCDateTime(), nullable=False),
+    sa.Column('used_at', core.db.UTCDateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('token_hash')
+    )
+    with op.batch_alter_table('one_time_tokens', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_one_time_tokens_purpose'), ['purpose'], unique=False)
+        batch_op.create_index(batch_op.f('ix_one_time_tokens_user_id'), ['user_id'], unique=False)
+
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('one_time_tokens', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_one_time_tokens_user_id'))
+        batch_op.drop_index(batch_op.f('ix_one_time_tokens_purpose'))
+
+    op.drop_table('one_time_tokens')
     op.drop_table('credentials')
     with op.batch_alter_table('api_tokens', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_api_tokens_user_id'))

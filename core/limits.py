@@ -1,0 +1,158 @@
+"""Shared counters and one-time markers in ``[limits] storage``: in-process (``memory://``) or Redis.
+
+Used for brute-force counters, lockouts and captcha nonces. Every operation is atomic: 20 parallel
+failures count 20, and a nonce can be claimed only once, on any node (with Redis).
+"""
+
+from __future__ import annotations
+
+import abc
+import threading
+import time
+from typing import Any
+
+
+class LimitsUnavailable(RuntimeError):
+    """The counter store cannot be reached (e.g. Redis down)."""
+
+
+class CounterStore(abc.ABC):
+    """Atomic counters with expiry, plus single-use markers."""
+
+    @abc.abstractmethod
+    def hit(self, key: str, window_seconds: int, amount: int = 1) -> int:
+        """Add ``amount`` to ``key`` (created with a ``window_seconds`` expiry); return the new count."""
+
+    @abc.abstractmethod
+    def get(self, key: str) -> int:
+        """Current count (0 when absent or expired)."""
+
+    @abc.abstractmethod
+    def delete(self, *keys: str) -> None:
+        """Remove keys."""
+
+    @abc.abstractmethod
+    def claim(self, key: str, ttl_seconds: int, value: str = "1") -> bool:
+        """Set ``key`` only if absent; ``True`` when this call set it (single use)."""
+
+    @abc.abstractmethod
+    def read(self, key: str) -> str | None:
+        """The value stored by :meth:`claim` or :meth:`write`, if not expired."""
+
+    @abc.abstractmethod
+    def write(self, key: str, value: str, ttl_seconds: int) -> None:
+        """Store ``value`` with an expiry (overwrites)."""
+
+    def ping(self) -> None:  # noqa: B027 - in-process store is always there
+        """Raise :class:`LimitsUnavailable` when the store cannot be reached."""
+
+
+class MemoryStore(CounterStore):
+    """In-process store (one box, one process). Thread-safe."""
+
+    def __init__(self, clock: Any = time.monotonic) -> None:
+        self._data: dict[str, tuple[Any, float]] = {}
+        self._lock = threading.Lock()
+        self._clock = clock
+
+    def _live(self, key: str) -> Any:
+        item = self._data.get(key)
+        if item is None:
+            return None
+        value, expires = item
+        if expires <= self._clock():
+            del self._data[key]
+            return None
+        return value
+
+    def hit(self, key: str, window_seconds: int, amount: int = 1) -> int:
+        with self._lock:
+            current = self._live(key)
+            if current is None:
+                self._data[key] = (amount, self._clock() + window_seconds)
+                return amount
+            expires = self._data[key][1]
+            self._data[key] = (int(current) + amount, expires)
+            return int(current) + amount
+
+    def get(self, key: str) -> int:
+        with self._lock:
+            value = self._live(key)
+            return int(value) if value is not None else 0
+
+    def delete(self, *keys: str) -> None:
+        with self._lock:
+            for key in keys:
+                self._data.pop(key, None)
+
+    def claim(self, key: str, ttl_seconds: int, value: str = "1") -> bool:
+        with self._lock:
+            if self._live(key) is not None:
+                return False
+            self._data[key] = (value, self._clock() + ttl_seconds)
+            return True
+
+    def read(self, key: str) -> str | None:
+        with self._lock:
+            value = self._live(key)
+            return None if value is None else str(value)
+
+    def write(self, key: str, value: str, ttl_seconds: int) -> None:
+        with self._lock:
+            self._data[key] = (value, self._clock() + ttl_seconds)
+
+
+class RedisStore(CounterStore):
+    """Redis store shared by every node. Short timeouts: a dead Redis answers fast with an error."""
+
+    def __init__(self, url: str, prefix: str = "plugdesk:") -> None:
+        import redis
+
+        self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
+        self.client = redis.Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0,
+                                           decode_responses=True)
+        self.prefix = prefix
+
+    def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except self._errors as exc:
+            raise LimitsUnavailable(f"redis unreachable: {exc.__class__.__name__}") from exc
+
+    def hit(self, key: str, window_seconds: int, amount: int = 1) -> int:
+        def run() -> int:
+            pipe = self.client.pipeline(transaction=True)
+            pipe.incrby(self.prefix + key, amount)
+            pipe.expire(self.prefix + key, window_seconds, nx=True)
+            return int(pipe.execute()[0])
+
+        return self._call(run)
+
+    def get(self, key: str) -> int:
+        value = self._call(self.client.get, self.prefix + key)
+        return int(value) if value is not None else 0
+
+    def delete(self, *keys: str) -> None:
+        if keys:
+            self._call(self.client.delete, *[self.prefix + k for k in keys])
+
+    def claim(self, key: str, ttl_seconds: int, value: str = "1") -> bool:
+        return bool(self._call(self.client.set, self.prefix + key, value, nx=True, ex=ttl_seconds))
+
+    def read(self, key: str) -> str | None:
+        return self._call(self.client.get, self.prefix + key)
+
+    def write(self, key: str, value: str, ttl_seconds: int) -> None:
+        self._call(self.client.set, self.prefix + key, value, ex=ttl_seconds)
+
+    def ping(self) -> None:
+        self._call(self.client.ping)
+
+
+def make_store(url: str) -> CounterStore:
+    """The store for ``[limits] storage``."""
+    if url.startswith("memory://"):
+        return MemoryStore()
+    if url.startswith(("redis://", "rediss://")):
+        return RedisStore(url)
+    raise ValueError(f"unsupported limits storage {url!r}; use memory:// or redis://")
