@@ -75,14 +75,6 @@ provider = "builtin"
 """
 
 
-def _loads(entry_point: Any) -> bool:
-    try:
-        entry_point.load()
-    except Exception:
-        return False
-    return True
-
-
 @main.command()
 @click.option("--data-dir", required=True, type=click.Path(file_okay=False), help="Directory to create.")
 @click.option("--admin-username", default="admin", show_default=True)
@@ -95,7 +87,6 @@ def init(data_dir: str, admin_username: str, admin_email: str, admin_password_fi
          base_url: str, port: int) -> None:
     """Create DATA_DIR/plugdesk.toml, the database, the file store and the first admin."""
     from core.migrate import upgrade
-    from core.settings import DEFAULT_PLUGINS
 
     target = Path(data_dir).resolve()
     config_path = target / "plugdesk.toml"
@@ -103,10 +94,9 @@ def init(data_dir: str, admin_username: str, admin_email: str, admin_password_fi
         raise Fail(f"{config_path} already exists; run `plugdesk --config {config_path} serve` to start it")
     password = (Path(admin_password_file).read_text(encoding="utf-8").rstrip("\r\n")
                 if admin_password_file else secrets.token_urlsafe(12))
-    from core.plugins import available_plugins
+    from core.plugins import loadable_defaults
 
-    installed = available_plugins()
-    plugins = [p for p in DEFAULT_PLUGINS if p in installed and _loads(installed[p])]
+    plugins = loadable_defaults()
     target.mkdir(parents=True, exist_ok=True)
     os.chmod(target, 0o700)
     secret_file = target / "secret_key"

@@ -42,6 +42,22 @@ def available_plugins() -> dict[str, md.EntryPoint]:
     return {ep.name: ep for ep in md.entry_points(group=ENTRY_POINT_GROUP)}
 
 
+def loadable_defaults() -> list[str]:
+    """The default embedded plugins (``DEFAULT_PLUGINS``) that are installed and import cleanly."""
+    from core.settings import DEFAULT_PLUGINS
+
+    installed = available_plugins()
+    names = []
+    for name in DEFAULT_PLUGINS:
+        try:
+            if name in installed:
+                installed[name].load()
+                names.append(name)
+        except Exception:  # reported properly when the plugin is enabled explicitly
+            continue
+    return names
+
+
 def spec_names() -> list[str]:
     """Names of every hook in the contract."""
     return sorted(n for n, f in vars(hookspecs).items()

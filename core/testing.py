@@ -93,11 +93,9 @@ def plugdesk_app_factory(tmp_path: Path) -> Callable[..., Flask]:
 @pytest.fixture
 def plugdesk_app(plugdesk_app_factory: Callable[..., Flask]) -> Flask:
     """An app with ``auth_local`` (plus the other default plugins that are installed)."""
-    from core.plugins import available_plugins
-    from core.settings import DEFAULT_PLUGINS
+    from core.plugins import loadable_defaults
 
-    installed = available_plugins()
-    return plugdesk_app_factory([p for p in DEFAULT_PLUGINS if p in installed])
+    return plugdesk_app_factory(loadable_defaults())
 
 
 @pytest.fixture
