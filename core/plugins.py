@@ -72,6 +72,7 @@ class PluginHost:
         self.pm = pluggy.PluginManager(PROJECT_NAME)
         self.pm.add_hookspecs(hookspecs)
         self.order: list[str] = []
+        self.monitors: list[Callable[[str, dict[str, Any]], None]] = []
         self.info: dict[str, PluginInfo] = {}
         self._load(dict(extra or {}))
 
@@ -146,7 +147,7 @@ class PluginHost:
             if not isinstance(caller, pluggy.HookCaller) or caller.has_spec():
                 continue
             for impl in caller.get_hookimpls():
-                if impl.hookimpl_opts.get("optionalhook"):
+                if impl.optionalhook:
                     continue
                 hint = difflib.get_close_matches(caller.name, known, n=1)
                 raise StartupError(f"plugin {impl.plugin_name!r} implements unknown hook {caller.name!r}"
@@ -154,6 +155,11 @@ class PluginHost:
                                    + "; see docs/hooks.md for the hook names")
 
     # ------------------------------------------------------------------ calling
+    def trace(self, hook: str, kwargs: dict[str, Any]) -> None:
+        """Tell monitors (e.g. the test harness's hook recorder) that core is calling ``hook``."""
+        for monitor in self.monitors:
+            monitor(hook, kwargs)
+
     def impls(self, hook: str) -> list[pluggy.HookImpl]:
         """Implementations of ``hook`` in call order (first enabled plugin first)."""
         return list(reversed(getattr(self.pm.hook, hook).get_hookimpls()))
@@ -165,6 +171,7 @@ class PluginHost:
 
     def each(self, hook: str, **kwargs: Any) -> Iterator[tuple[str, Any]]:
         """Yield ``(plugin name, result)`` for every implementation, in chain order."""
+        self.trace(hook, kwargs)
         for impl in self.impls(hook):
             yield impl.plugin_name, self.call_impl(impl, **kwargs)
 
@@ -201,6 +208,7 @@ class PluginHost:
 
     def notify(self, hook: str, log: Callable[[str, BaseException], None], **kwargs: Any) -> None:
         """Call a lifecycle hook on every plugin; a failing plugin is logged, never breaks the caller."""
+        self.trace(hook, kwargs)
         for impl in self.impls(hook):
             try:
                 self.call_impl(impl, **kwargs)

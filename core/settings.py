@@ -180,7 +180,8 @@ def _find_line(text: str, section: str, key: str | None) -> int | None:
 
 
 class _Loader:
-    def __init__(self, path: Path | None, text: str) -> None:
+    def __init__(self, path: Path | None, text: str, environ: Mapping[str, str]) -> None:
+        self.environ = environ
         self.path = path
         self.text = text
         self.secret_paths: set[str] = set()
@@ -199,9 +200,9 @@ class _Loader:
             if not isinstance(ref, str) or not ref:
                 raise ConfigError(f"{path} ({self.where(section, key)}): {kind} needs a non-empty string")
             if kind == "$env":
-                if ref not in os.environ:
+                if ref not in self.environ:
                     raise ConfigError(f"{path} ({self.where(section, key)}): environment variable {ref} is not set")
-                return os.environ[ref]
+                return self.environ[ref]
             secret_file = Path(ref)
             if not secret_file.is_absolute() and self.path is not None:
                 secret_file = self.path.parent / secret_file
@@ -286,7 +287,7 @@ def load_settings(path: str | os.PathLike[str] | None = None, *, overrides: Mapp
             data[section] = {**data[section], **table}
         else:
             data[section] = table
-    loader = _Loader(file_path, text)
+    loader = _Loader(file_path, text, environ)
     values: dict[str, dict[str, Any]] = {s: {k: f.default for k, f in keys.items()} for s, keys in SCHEMA.items()}
     values["plugins"]["enabled"] = list(DEFAULT_PLUGINS)
     plugin_tables: dict[str, dict[str, Any]] = {}

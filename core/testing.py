@@ -64,12 +64,23 @@ class HookRecorder:
 
     def attach(self, app: Flask) -> HookRecorder:
         """Start recording calls on ``app``."""
-        pm = app.extensions["plugdesk"].host.pm
+        host = app.extensions["plugdesk"].host
 
         def before(hook_name: str, _impls: Any, kwargs: dict[str, Any]) -> None:
             self.records.append((hook_name, dict(kwargs)))
 
-        self._undo = pm.add_hookcall_monitoring(before, lambda *a: None)
+        def traced(hook_name: str, kwargs: dict[str, Any]) -> None:
+            self.records.append((hook_name, dict(kwargs)))
+
+        undo_pluggy = host.pm.add_hookcall_monitoring(before, lambda *a: None)
+        host.monitors.append(traced)
+
+        def undo() -> None:
+            undo_pluggy()
+            if traced in host.monitors:
+                host.monitors.remove(traced)
+
+        self._undo = undo
         return self
 
     def detach(self) -> None:

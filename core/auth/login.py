@@ -35,6 +35,7 @@ def authenticate(app_state: AppState, username: str, password: str, request: Req
         return LoginOutcome(None, GENERIC_FAILURE)
     ctx = app_state.ctx
     unavailable = False
+    app_state.host.trace("auth_authenticate", {"username": key, "request": request})
     for impl in app_state.host.impls("auth_authenticate"):
         plugin = impl.plugin_name
         try:

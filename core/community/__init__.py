@@ -1,0 +1,1 @@
+"""The community forum: threads and replies, moderation through the ``moderation_check`` hook."""

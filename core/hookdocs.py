@@ -1,0 +1,67 @@
+"""Render the hook reference (``docs/hooks.md``) from ``core/hookspecs.py``.
+
+``python -m core.hookdocs > docs/hooks.md`` regenerates the reference part; the meta-tests check that every
+hook's exact signature appears in the docs and that every hook is exercised by a test.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+from core import HOOKS_VERSION, hookspecs
+from core.plugins import spec_names
+
+INTRO = f"""# The plugdesk hook contract (HOOKS_VERSION {HOOKS_VERSION})
+
+Plugins are Python modules (or objects) with functions marked `@hookimpl`
+(`from core import hookimpl`, or `pluggy.HookimplMarker("plugdesk")` without importing plugdesk). They are
+found through the entry-point group `plugdesk.plugins` and only imported when named in
+`[plugins] enabled` of `plugdesk.toml`; the order of that list is the order of every chain.
+
+Rules:
+
+- An implementation may accept **fewer** arguments than the spec; pluggy passes the ones it names. An
+  argument that is not in the spec, or a hook name that does not exist, stops startup with the plugin's name
+  and the closest hook name.
+- Declare the contract versions you support in a module attribute, e.g.
+  `PLUGDESK_HOOKS_VERSION = ">=1.0,<2"`; plugdesk refuses to start an incompatible plugin and says which
+  version it provides.
+- *firstresult* hooks stop at the first non-`None` result. Single-choice areas (captcha, storage) pick
+  one provider by name; two plugins claiming the same name stop startup. Moderation votes are combined by
+  core: reject > hold > allow.
+- An exception in an auth hook fails the login closed and is logged with the plugin's name; an exception in
+  an event hook is logged and never undoes what happened.
+- `ctx` is a `core.context.PluginContext`: `ctx.settings` (static config, secrets resolved),
+  `ctx.plugin_config(name)` (what your `parse_config` returned), `ctx.setting(key)` (runtime settings),
+  `ctx.users`, `ctx.credentials`, `ctx.limits` (atomic counters and single-use markers, in-process or Redis),
+  `ctx.mailer`, `ctx.secret_key`, `ctx.log(name)`.
+- Hooks are only added in minor versions; a hook or argument is renamed only after a deprecation period of
+  one minor version during which the old name keeps working with a warning naming the replacement.
+
+Value types (`AuthResult`, `Identity`, `UserInfo`, `CaptchaProvider`, `BlobStore`, `Verdict`, ...) are in
+`core/types.py`.
+
+## Hooks
+"""
+
+
+def signature(name: str) -> str:
+    """``def name(args) -> result`` exactly as the spec declares it (annotations unquoted)."""
+    return f"def {name}{inspect.signature(getattr(hookspecs, name))}".replace("'", "")
+
+
+def render() -> str:
+    """The full Markdown text."""
+    parts = [INTRO]
+    for name in spec_names():
+        func = getattr(hookspecs, name)
+        opts = getattr(func, "plugdesk_spec", {}) or {}
+        flag = " *(firstresult)*" if opts.get("firstresult") else ""
+        parts.append(f"### `{name}`{flag}\n\n```python\n{signature(name)}\n```\n\n"
+                     f"{inspect.cleandoc(func.__doc__ or '')}\n")
+    parts.append("## Changelog of the hook contract\n\n- **1.0** — first published contract.\n")
+    return "\n".join(parts)
+
+
+if __name__ == "__main__":
+    print(render(), end="")
