@@ -53,6 +53,13 @@ def _captcha_check(state_ref: dict[str, AppState]) -> Any:
             available = ", ".join(sorted(state.captchas)) or "none (enable a captcha plugin)"
             return {"security.captcha.provider": f"provider {values.get('security.captcha.provider')!r} is not "
                                                  f"available; enabled captcha providers: {available}"}
+        if values.get("security.captcha.enabled"):
+            from core.captcha import provider_problem
+
+            name = values.get("security.captcha.provider")
+            problem = provider_problem(state.captchas.get(name))
+            if problem:
+                return {"security.captcha.provider": f"provider {name!r} cannot be used: {problem}"}
         return {}
     return check
 

@@ -224,3 +224,65 @@ def plugin_diagnose(ctx: PluginContext, provider: str | None, username: str | No
     :param username: optionally look this user up as part of the test.
     :return: the steps in order, or ``None`` when the plugin has nothing to test.
     """
+
+
+# --------------------------------------------------------------------------- tickets (lifecycle events)
+
+if TYPE_CHECKING:  # pragma: no cover - imported for annotations only
+    from core.tickets.info import TicketInfo, TicketMessageInfo
+
+
+@hookspec
+def ticket_created(ticket: TicketInfo, message: TicketMessageInfo, ctx: PluginContext) -> None:
+    """Called after a new ticket and its first message were committed (portal, API, guest form).
+
+    :param ticket: the new ticket (status ``open``).
+    :param message: the customer's first message.
+    :param ctx: the app's plugin context.
+    """
+
+
+@hookspec
+def ticket_replied(ticket: TicketInfo, message: TicketMessageInfo, ctx: PluginContext) -> None:
+    """Called after a reply or an internal note was committed to a ticket.
+
+    ``message.from_agent`` tells who spoke; ``message.internal`` marks notes that customers never see:
+    a notification plugin must not send those to the customer.
+
+    :param ticket: the ticket after the reply (status ``waiting`` after an agent's reply, ``open`` after the
+        customer's).
+    :param message: the new message.
+    :param ctx: the app's plugin context.
+    """
+
+
+@hookspec
+def ticket_closed(ticket: TicketInfo, actor: str, ctx: PluginContext) -> None:
+    """Called after a ticket was closed by a person or by a retention sweep.
+
+    :param ticket: the closed ticket.
+    :param actor: username of whoever closed it, or ``"retention"`` for the automatic close.
+    :param ctx: the app's plugin context.
+    """
+
+
+@hookspec
+def ticket_locked(ticket: TicketInfo, actor: str, ctx: PluginContext) -> None:
+    """Called after a closed ticket was locked (the customer can no longer reply).
+
+    :param ticket: the locked ticket.
+    :param actor: username, or ``"retention"`` for the automatic lock.
+    :param ctx: the app's plugin context.
+    """
+
+
+@hookspec
+def ticket_deleted(ticket: TicketInfo, actor: str, ctx: PluginContext) -> None:
+    """Called after a ticket, its messages, history and attachment references were deleted.
+
+    The snapshot was taken just before the delete; the ticket no longer exists when this runs.
+
+    :param ticket: the ticket as it was.
+    :param actor: username of the manager or admin, or ``"retention"`` for the automatic delete.
+    :param ctx: the app's plugin context.
+    """

@@ -86,6 +86,11 @@ SCHEMA: dict[str, dict[str, Field]] = {
     "logging": {
         "level": Field("str", "INFO", "Log level.", choices=("DEBUG", "INFO", "WARNING", "ERROR")),
     },
+    "retention": {
+        "interval_minutes": Field("int", 0, "Built-in retention scheduler of `plugdesk serve`: run one retention "
+                                  "pass every N minutes (0 = off; use cron with `plugdesk retention run`).",
+                                  minimum=0, maximum=10080),
+    },
 }
 
 

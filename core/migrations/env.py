@@ -2,6 +2,8 @@
 
 from alembic import context
 
+import core.community.models, core.kb.models  # noqa: E401, F401 - KB and community tables  # isort: skip
+import core.retention, core.tickets  # noqa: E401, F401 - retention runs and ticket tables  # isort: skip
 from core import models  # noqa: F401 - registers the tables on Base.metadata
 from core.db import Base, make_engine
 

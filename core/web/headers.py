@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from flask import Flask, Response, redirect, request, session
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from core.app_state import state
 
 HSTS = "max-age=31536000"
@@ -27,14 +29,20 @@ def install(app: Flask) -> None:
     def force_https() -> Response | None:
         if request.scheme == "https" or request.path == "/healthz":
             return None
-        if not state().runtime.get("security.force_https"):
+        try:
+            if not state().runtime.get("security.force_https"):
+                return None
+        except SQLAlchemyError:
             return None
         target = request.url.replace("http://", "https://", 1)
         return redirect(target, code=301 if request.method in ("GET", "HEAD") else 308)
 
     @app.after_request
     def security_headers(response: Response) -> Response:
-        settings = state().runtime.all()
+        try:
+            settings = state().runtime.all()
+        except SQLAlchemyError:  # database down: fall back to the (secure) defaults
+            settings = state().runtime.defaults()
         allowed = settings["security.embedding.allowed"]
         csp = response.headers.get("Content-Security-Policy") or BASE_CSP
         response.headers["Content-Security-Policy"] = (

@@ -7,6 +7,7 @@ from functools import wraps
 from typing import Any
 
 from flask import abort, redirect, request, url_for
+from sqlalchemy.exc import SQLAlchemyError
 
 from core.app_state import state
 from core.auth.sessions import has_role, session_user
@@ -21,8 +22,11 @@ def request_info() -> RequestInfo:
 
 
 def current_user() -> User | None:
-    """The logged-in user (web session)."""
-    return session_user(state().db)
+    """The logged-in user (web session); ``None`` as well when the database cannot be asked."""
+    try:
+        return session_user(state().db)
+    except SQLAlchemyError:
+        return None
 
 
 def login_required(role: str = "user") -> Callable[[Callable[..., Any]], Callable[..., Any]]:

@@ -24,7 +24,7 @@ def inject() -> dict[str, object]:
     """Values every template may use."""
     st = state()
     return {"current_user": current_user(), "logout_form": PostForm(),
-            "can_register": st.registration_provider() is not None}
+            "can_register": st.registration_provider() is not None, "captcha_enabled": False}
 
 
 @bp.get("/")

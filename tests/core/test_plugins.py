@@ -287,3 +287,70 @@ def test_event_hook_failure_is_logged_not_raised(plugdesk_app_factory, caplog):
     with caplog.at_level(logging.ERROR):
         user = create_user(app)
     assert user.id and "broken" in caplog.text
+
+
+def test_auth_set_password_called_for_the_owning_provider(plugdesk_app_factory, hook_recorder):
+    app = plugdesk_app_factory(["auth_local"])
+    recorder = hook_recorder(app)
+    user = create_user(app, username="kim")
+    calls = recorder.calls("auth_set_password")
+    assert len(calls) == 1 and calls[0]["user"].id == user.id and calls[0]["password"] == TEST_PASSWORD
+
+
+class CaptchaA:
+    @hookimpl
+    def captcha_providers(self, ctx):
+        from core.types import CaptchaProvider, CaptchaVerdict
+
+        class Fixed(CaptchaProvider):
+            name = "fixed"
+
+            def render(self, purpose):
+                return f'<input name="fixed" aria-label="Type yes for {purpose}">'
+
+            def verify(self, form, purpose, remote_addr):
+                return CaptchaVerdict(ok=form.get("fixed") == "yes", reason="wrong")
+
+        return {"fixed": Fixed()}
+
+
+def test_captcha_providers_registry_and_core_helper(plugdesk_app_factory):
+    from core.captcha import captcha_needed, check_captcha, render_captcha
+
+    app = plugdesk_app_factory(["auth_local"], extra={"ca": CaptchaA()}, overrides={"captcha": {"provider": "fixed"}})
+    state = app.extensions["plugdesk"]
+    assert not captcha_needed(state, "register")
+    state.runtime.patch({"security.captcha.enabled": True, "security.captcha.provider": "fixed"}, actor="t")
+    assert 'name="fixed"' in render_captcha(state, "register")
+    assert check_captcha(state, {"fixed": "yes"}, "register", "127.0.0.1").ok
+    assert not check_captcha(state, {}, "register", "127.0.0.1").ok
+    verified = create_user(app, verified=True)
+    assert not captcha_needed(state, "community_thread", verified)
+    with pytest.raises(StartupError, match="two plugins claim captcha provider 'fixed'"):
+        plugdesk_app_factory(["auth_local"], extra={"ca": CaptchaA(), "cb": CaptchaA()})
+
+
+def test_plugin_diagnose_runs_through_cli(tmp_path):
+    from click.testing import CliRunner
+
+    from core.cli import main
+
+    config = tmp_path / "plugdesk.toml"
+    config.write_text(f'[server]\ndata_dir = "{tmp_path}"\n[plugins]\nenabled = ["auth_local"]\n')
+    r = CliRunner().invoke(main, ["--config", str(config), "plugins", "test", "auth_local"])
+    assert r.exit_code == 1 and "has no connection test" in r.output
+
+
+def test_plugin_diagnose_reports_steps(plugdesk_app_factory):
+    from core.types import DiagnosticStep
+
+    class Diag:
+        @hookimpl
+        def plugin_diagnose(self, provider, username):
+            return [DiagnosticStep("connect", True, "ok"), DiagnosticStep("bind", False, f"{username}: 49")]
+
+    app = plugdesk_app_factory(["auth_local"], extra={"diag": Diag()})
+    host = app.extensions["plugdesk"].host
+    impl = next(i for i in host.impls("plugin_diagnose") if i.plugin_name == "diag")
+    steps = host.call_impl(impl, ctx=None, provider=None, username="zed")
+    assert [s.ok for s in steps] == [True, False] and "zed" in steps[1].detail

@@ -1,0 +1,70 @@
+"""Migrations stay in step with the models, on SQLite and on a real PostgreSQL started by the tests."""
+
+from __future__ import annotations
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+import core.models  # noqa: F401 - registers core tables
+from core.db import Base, make_engine
+from core.migrate import upgrade
+from core.testing import TEST_PASSWORD
+
+
+def _import_all_models() -> None:
+    import importlib
+    import pkgutil
+
+    import core
+
+    for mod in pkgutil.walk_packages(core.__path__, "core."):
+        if mod.name.endswith(".models"):
+            importlib.import_module(mod.name)
+
+
+def assert_in_step(url: str) -> None:
+    upgrade(url)
+    _import_all_models()
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
+    engine.dispose()
+    assert diff == [], f"models and migrations differ: {diff}"
+
+
+def test_migrations_match_models_sqlite(tmp_path):
+    assert_in_step(f"sqlite:///{tmp_path / 'm.db'}")
+
+
+def test_sqlite_runs_in_wal_mode(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'w.db'}")
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_migrations_match_models_postgres(postgres_url):
+    assert_in_step(postgres_url)
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_accounts_work_on_postgres(plugdesk_app_factory, postgres_url):
+    from datetime import UTC
+
+    from core.auth.login import authenticate
+    from core.testing import create_user
+    from core.types import RequestInfo
+
+    upgrade(postgres_url)
+    app = plugdesk_app_factory(["auth_local"], overrides={"database": {"url": postgres_url}})
+    user = create_user(app, username="Pat")
+    assert user.created_at.tzinfo is not None and user.created_at.utcoffset() == UTC.utcoffset(None)
+    with app.app_context():
+        outcome = authenticate(app.extensions["plugdesk"], "PAT", TEST_PASSWORD, RequestInfo())
+    assert outcome.user.id == user.id
+    runtime = app.extensions["plugdesk"].runtime
+    runtime.patch({"security.ip_blacklist": ["2001:db8::/32"]}, actor="t")
+    assert runtime.get("security.ip_blacklist") == ["2001:db8::/32"]
