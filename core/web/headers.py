@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask import Flask, Response, redirect, request, session
-
 from sqlalchemy.exc import SQLAlchemyError
 
 from core.app_state import state
