@@ -1,0 +1,69 @@
+"""Run every benchmark: ``python -m benchmarks [--quick] [--only NAME ...]``.
+
+Writes ``benchmarks/results/latest.json`` and prints a table. Each ``bench_*.py`` module measures the
+plugdesk path and its baseline alternately in the same run and reports medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import platform
+import sys
+import time
+import traceback
+from datetime import UTC, datetime
+from pathlib import Path
+
+HERE = Path(__file__).parent
+
+
+def machine() -> dict[str, object]:
+    """Facts about the machine the figures come from."""
+    return {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
+            "note": "load generator, servers and baselines share the same cores"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmarks and write the results."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks")
+    parser.add_argument("--quick", action="store_true", help="short runs (a check, not a measurement)")
+    parser.add_argument("--only", nargs="*", default=None, help="module names without bench_ prefix")
+    args = parser.parse_args(argv)
+    modules = sorted(p.stem for p in HERE.glob("bench_*.py"))
+    if args.only:
+        modules = [m for m in modules if m.removeprefix("bench_") in args.only]
+    results, failures = [], []
+    started = time.monotonic()
+    for name in modules:
+        t0 = time.monotonic()
+        try:
+            figures = importlib.import_module(f"benchmarks.{name}").figures(args.quick)
+        except Exception as exc:  # report and go on with the other figures
+            traceback.print_exc()
+            failures.append({"module": name, "error": f"{exc.__class__.__name__}: {exc}"})
+            continue
+        for fig in figures:
+            fig["seconds"] = round(time.monotonic() - t0, 1)
+            results.append(fig)
+            print(f"{fig['name']:<22} {fig['value']:>12} {fig['unit']:<8} baseline {fig['baseline']:>12}  "
+                  f"ratio {fig['ratio']:>7}  goal {fig['goal']}", flush=True)
+    out = {"generated": datetime.now(UTC).isoformat(), "quick": args.quick, "machine": machine(),
+           "total_seconds": round(time.monotonic() - started, 1),
+           "figures": {f["name"]: f for f in results}, "failures": failures}
+    (HERE / "results").mkdir(exist_ok=True)
+    (HERE / "results" / "latest.json").write_text(json.dumps(out, indent=2))
+    print(f"\n{'figure':<22} {'value':>12} {'unit':<8} {'baseline':>12} {'ratio':>7}  goal   note")
+    for f in results:
+        print(f"{f['name']:<22} {f['value']:>12} {f['unit']:<8} {f['baseline']:>12} {f['ratio']:>7}  "
+              f"{f['goal']:<6} {f['note']}")
+    for f in failures:
+        print(f"FAILED {f['module']}: {f['error']}")
+    print(f"\nwrote {HERE / 'results' / 'latest.json'} in {out['total_seconds']} s")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
