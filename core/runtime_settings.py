@@ -1,7 +1,8 @@
 """Runtime settings: stored in the database, validated, audited, effective on every node at once.
 
-Every request reads the current values once (one small query), so a change made on one node is seen by
-all nodes on their next request without a restart.
+Each process keeps the values for at most ``CACHE_SECONDS`` (one small query refreshes them), so a change
+made on one node is in force on every node within a second, without a restart; the node that made the change
+sees it at once.
 """
 
 from __future__ import annotations
@@ -10,12 +11,18 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+import threading
+import time
+
 from flask import g, has_request_context
 from sqlalchemy import select
 
 from core.db import Database
 from core.models import AuditEntry, Setting, utcnow
 from core.types import SettingSpec
+
+
+CACHE_SECONDS = 1.0
 
 
 class SettingsValidationError(ValueError):
@@ -74,6 +81,8 @@ class RuntimeSettings:
             self.specs[spec.key] = spec
         self.checks = list(checks)
         self.on_change: list[Callable[[str, Any, Any, str], None]] = []
+        self._cache: tuple[float, dict[str, Any]] | None = None
+        self._lock = threading.Lock()
 
     def defaults(self) -> dict[str, Any]:
         """Every key with its default value."""
@@ -88,13 +97,27 @@ class RuntimeSettings:
         return values
 
     def all(self) -> dict[str, Any]:
-        """Current values (memoised for the duration of one request)."""
+        """Current values: fixed for the duration of one request, at most ``CACHE_SECONDS`` old."""
         if has_request_context():
             cached = g.get("_plugdesk_settings")
             if cached is None:
-                cached = g._plugdesk_settings = self._load()
+                cached = g._plugdesk_settings = self._fresh()
             return cached
-        return self._load()
+        return self._fresh()
+
+    def _fresh(self) -> dict[str, Any]:
+        now = time.monotonic()
+        cache = self._cache
+        if cache is not None and now - cache[0] < CACHE_SECONDS:
+            return cache[1]
+        with self._lock:
+            values = self._load()
+            self._cache = (time.monotonic(), values)
+        return values
+
+    def invalidate(self) -> None:
+        """Forget cached values (the next read queries the database)."""
+        self._cache = None
 
     def get(self, key: str) -> Any:
         """One current value; ``KeyError`` for an unknown key."""
@@ -144,6 +167,7 @@ class RuntimeSettings:
                 session.add(AuditEntry(actor=actor, ip=ip, action="setting.change", target=key,
                                        old=old, new=value))
                 changed[key] = (old, value)
+        self.invalidate()
         if has_request_context():
             g.pop("_plugdesk_settings", None)
         for key, (old, new) in changed.items():
