@@ -8,11 +8,10 @@ sees it at once.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any
-
 import threading
 import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from flask import g, has_request_context
 from sqlalchemy import select
@@ -20,7 +19,6 @@ from sqlalchemy import select
 from core.db import Database
 from core.models import AuditEntry, Setting, utcnow
 from core.types import SettingSpec
-
 
 CACHE_SECONDS = 1.0
 
