@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from core.app_state import AppState
 from core.auth.password_rules import password_problems
 from core.types import AuthStatus, RequestInfo, UserInfo
-from core.users import normalize_username
+from core.users import AccountError, normalize_username
 
 log = logging.getLogger("plugdesk.auth")
 
@@ -56,8 +56,13 @@ def authenticate(app_state: AppState, username: str, password: str, request: Req
         if identity is None:
             log.error("auth plugin %s returned ok without an identity; login refused", plugin)
             return LoginOutcome(None, GENERIC_FAILURE)
-        user = (ctx.users.get(identity.user_id) if identity.user_id is not None
-                else ctx.users.link_external(identity) if identity.external_id else None)
+        try:
+            user = (ctx.users.get(identity.user_id) if identity.user_id is not None
+                    else ctx.users.link_external(identity) if identity.external_id else None)
+        except AccountError as exc:  # e.g. a new directory entry whose name an existing profile holds
+            log.error("login %r via %s: the local profile cannot be created or linked (%s: %s); login refused",
+                      key, plugin, exc.field, exc.message)
+            return LoginOutcome(None, GENERIC_FAILURE)
         if user is None or not user.is_active:
             log.info("login %r denied: account missing or disabled", key)
             return LoginOutcome(None, GENERIC_FAILURE)
