@@ -1,0 +1,1 @@
+"""Tests of the captcha plugins and the core captcha helper."""
