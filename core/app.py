@@ -6,7 +6,7 @@ import logging
 import os
 import secrets
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +15,10 @@ from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from core.app_state import AppState
+from core.auth.lockout import Lockout
 from core.context import PluginContext
 from core.db import Database
-from core.limits import make_store
+from core.limits import FallbackStore, MemoryStore, make_store
 from core.mail import Mailer
 from core.plugins import PluginHost, StartupError
 from core.runtime_settings import RuntimeSettings
@@ -94,7 +95,9 @@ def build_state(settings: Settings, plugins: Mapping[str, object] | None = None)
     names = [p.name for p in providers]
     if len(set(names)) != len(names):
         raise StartupError(f"two auth providers share a name: {sorted({n for n in names if names.count(n) > 1})}")
-    state = AppState(settings=settings, db=db, host=host, ctx=ctx, runtime=runtime, auth_providers=providers,
+    lockout = Lockout(FallbackStore(ctx.limits, MemoryStore()), runtime.get)
+    state = AppState(settings=settings, db=db, host=host, ctx=ctx, runtime=runtime, lockout=lockout,
+                     auth_providers=providers,
                      captchas=captchas, storages=storages)
     state_ref["state"] = state
     runtime.on_change.append(lambda key, old, new, actor: host.notify(
@@ -139,15 +142,23 @@ def create_app(settings: Settings | str | os.PathLike[str] | None = None, *,
     if hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)  # type: ignore
     app.extensions["plugdesk"] = state
+    app.jinja_env.filters["datetime_utc"] = lambda ts: datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
     from core.api import api_blueprint
-    from core.web import errors, headers, manage, portal
+    from core.tickets.web import install as install_tickets
+    from core.web import errors, headers, manage, portal, reset_views
 
     csrf = CSRFProtect(app)
     app.register_blueprint(portal.bp)
     app.register_blueprint(manage.bp)
+    app.register_blueprint(reset_views.bp)
     app.register_blueprint(api_blueprint)
     csrf.exempt(api_blueprint)  # bearer tokens, not cookies: CSRF does not apply
+    from core.files.web import files_blueprint  # downloads, storage page, upload/storage errors
+    app.register_blueprint(files_blueprint)
+    from core.community.web import register as register_kb_and_community  # KB + community blueprints
+    register_kb_and_community(app, csrf)
+    install_tickets(app, csrf)  # tickets, departments, retention
     for plugin, blueprints in state.host.each("register_blueprints", ctx=state.ctx):
         for blueprint in blueprints or []:
             if blueprint.name in app.blueprints:
@@ -155,4 +166,7 @@ def create_app(settings: Settings | str | os.PathLike[str] | None = None, *,
             app.register_blueprint(blueprint)
     errors.install(app)
     headers.install(app)
+    from core.web import ratelimit
+
+    ratelimit.install(app, state)
     return app

@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Flask, current_app
 
+from core.auth.lockout import Lockout
 from core.context import PluginContext
 from core.db import Database
 from core.plugins import PluginHost
@@ -27,6 +28,7 @@ class AppState:
     host: PluginHost
     ctx: PluginContext
     runtime: RuntimeSettings
+    lockout: Lockout
     auth_providers: list[AuthProviderInfo] = field(default_factory=list)
     captchas: dict[str, CaptchaProvider] = field(default_factory=dict)
     storages: dict[str, BlobStore] = field(default_factory=dict)

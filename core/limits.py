@@ -156,3 +156,53 @@ def make_store(url: str) -> CounterStore:
     if url.startswith(("redis://", "rediss://")):
         return RedisStore(url)
     raise ValueError(f"unsupported limits storage {url!r}; use memory:// or redis://")
+
+
+class FallbackStore(CounterStore):
+    """Use ``primary``; while it is unreachable, use ``fallback`` (per-node) and log a warning.
+
+    For login counters: a Redis outage must not lock everyone out, and per-node counting still limits
+    guessing. ``degraded`` tells ``/healthz`` about it.
+    """
+
+    def __init__(self, primary: CounterStore, fallback: CounterStore) -> None:
+        self.primary = primary
+        self.fallback = fallback
+        self.degraded = False
+        self._warned_at = 0.0
+
+    def _run(self, name: str, *args: Any) -> Any:
+        try:
+            result = getattr(self.primary, name)(*args)
+        except LimitsUnavailable as exc:
+            if time.monotonic() - self._warned_at > 60:
+                import logging
+
+                logging.getLogger("plugdesk.limits").warning(
+                    "limits storage unavailable (%s); using per-node counters until it is back", exc)
+                self._warned_at = time.monotonic()
+            self.degraded = True
+            return getattr(self.fallback, name)(*args)
+        self.degraded = False
+        return result
+
+    def hit(self, key: str, window_seconds: int, amount: int = 1) -> int:
+        return self._run("hit", key, window_seconds, amount)
+
+    def get(self, key: str) -> int:
+        return self._run("get", key)
+
+    def delete(self, *keys: str) -> None:
+        self._run("delete", *keys)
+
+    def claim(self, key: str, ttl_seconds: int, value: str = "1") -> bool:
+        return self._run("claim", key, ttl_seconds, value)
+
+    def read(self, key: str) -> str | None:
+        return self._run("read", key)
+
+    def write(self, key: str, value: str, ttl_seconds: int) -> None:
+        self._run("write", key, value, ttl_seconds)
+
+    def ping(self) -> None:
+        self.primary.ping()

@@ -87,6 +87,41 @@ def register_route() -> ResponseReturnValue:
         return jsonify(user_json(s.get(User, info.id))), 201
 
 
+@api_route(bp, "/auth/password-reset", "POST", summary="Ask for a password reset email (always 202)", auth=None,
+           request_schema={"type": "object", "properties": {"login": {"type": "string"}}, "required": ["login"]},
+           responses={202: ("Accepted, whether or not the account exists", None), 400: ("Bad request", None),
+                      422: ("Validation failed", None)})
+def password_reset() -> ResponseReturnValue:
+    """Same answer for every login; a link goes out only to existing local accounts."""
+    from core.auth.reset import request_reset
+
+    data = json_body({"login": str})
+    request_reset(state(), data["login"])
+    return jsonify({"detail": "If the account exists and can be reset here, an email is on its way."}), 202
+
+
+@api_route(bp, "/auth/password-reset/confirm", "POST", summary="Set a new password with a reset token", auth=None,
+           request_schema={"type": "object", "properties": {"token": {"type": "string"},
+                                                            "password": {"type": "string"}},
+                           "required": ["token", "password"]},
+           responses={204: ("Password changed; every session ended", None), 400: ("Invalid token", None),
+                      422: ("Password refused", None)})
+def password_reset_confirm() -> ResponseReturnValue:
+    """Complete a reset; the token is single use."""
+    from core.auth.reset import complete_reset
+    from core.auth.tokens import TokenError
+
+    data = json_body({"token": str, "password": str})
+    try:
+        complete_reset(state(), data["token"], data["password"])
+    except TokenError:
+        raise ApiProblem(400, "Invalid token", "The reset token is unknown, used, replaced or expired.") from None
+    except PasswordRejected as exc:
+        raise ApiProblem(422, "Validation failed", "The password does not meet the requirements.",
+                         {"password": exc.problems}) from None
+    return "", 204
+
+
 @api_route(bp, "/auth/logout", "POST", summary="End every session and token of the caller",
            responses={204: ("Logged out everywhere", None)})
 def logout() -> ResponseReturnValue:

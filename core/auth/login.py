@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 
+from argon2 import PasswordHasher
+from argon2.exceptions import VerificationError
+
 from core.app_state import AppState
 from core.auth.password_rules import password_problems
+from core.models import AuditEntry
 from core.types import AuthStatus, RequestInfo, UserInfo
 from core.users import AccountError, normalize_username
 
@@ -14,6 +19,21 @@ log = logging.getLogger("plugdesk.auth")
 
 GENERIC_FAILURE = "The username or password is incorrect, or the account is temporarily locked."
 UNAVAILABLE = "The directory is unreachable right now. Please try again later."
+
+
+@functools.cache
+def _dummy_hash() -> tuple[PasswordHasher, str]:
+    hasher = PasswordHasher()
+    return hasher, hasher.hash("plugdesk-locked-account-dummy")
+
+
+def _equal_work(password: str) -> None:
+    """Spend one argon2 verify so a locked account answers in about the time of a wrong password."""
+    hasher, dummy = _dummy_hash()
+    try:
+        hasher.verify(dummy, password)
+    except VerificationError:
+        pass
 
 
 @dataclass(frozen=True)
@@ -33,6 +53,23 @@ def authenticate(app_state: AppState, username: str, password: str, request: Req
     key = normalize_username(username or "")
     if not key or not password or not password.strip() or len(password) > 4096 or len(key) > 320:
         return LoginOutcome(None, GENERIC_FAILURE)
+    if app_state.lockout.is_locked(key):
+        _equal_work(password)
+        log.info("login %r from %s refused: account locked", key, request.remote_addr)
+        return LoginOutcome(None, GENERIC_FAILURE)
+    outcome = _run_chain(app_state, key, password, request)
+    if outcome.user is not None:
+        app_state.lockout.record_success(key)
+    elif outcome.message == GENERIC_FAILURE:
+        lock = app_state.lockout.record_failure(key)
+        if lock.new:
+            with app_state.db.session() as s:
+                s.add(AuditEntry(actor="system", ip=request.remote_addr, action="auth.lockout", target=key,
+                                 new={"until": lock.until, "failures": lock.failures}))
+    return outcome
+
+
+def _run_chain(app_state: AppState, key: str, password: str, request: RequestInfo) -> LoginOutcome:
     ctx = app_state.ctx
     unavailable = False
     app_state.host.trace("auth_authenticate", {"username": key, "request": request})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from core.security.validators import parse_extensions, parse_ip_list, parse_origins
 from core.types import SettingSpec
+from core.web.ratelimit import validate_limit
 
 DAY = 86400
 
@@ -25,8 +26,13 @@ SECURITY_SETTINGS: list[SettingSpec] = [
     SettingSpec("security.brute_force.lockout_seconds", "int", 300, "Lockout duration (seconds)",
                 "How long a locked account stays locked; repeat lockouts within 24 h double it. Default: 300.",
                 minimum=1, maximum=DAY),
+    SettingSpec("security.brute_force.ip_limit", "str", "100 per 15 minutes", "Failed logins per address",
+                "How many failed logins one IP address may make (any accounts) before it must wait, e.g. "
+                "'100 per 15 minutes'. Stops one address from trying many accounts.", validate=validate_limit),
     SettingSpec("security.password_reset.enabled", "bool", True, "Enable password reset",
                 "Lets users request an emailed single-use link. Never offered to directory (LDAP/AD) accounts."),
+    SettingSpec("security.password_reset.token_minutes", "int", 30, "Reset link lifetime (minutes)",
+                "How long an emailed reset link works. Default: 30.", minimum=5, maximum=1440),
     SettingSpec("security.force_https", "bool", False, "Force all traffic over HTTPS",
                 "Redirects http to https and sends HSTS (1 year). Only turn on when https works."),
     SettingSpec("security.moderate_new_users", "bool", False, "Moderate new user community posts",

@@ -35,3 +35,17 @@ class ChangePasswordForm(FlaskForm):
 
 class PostForm(FlaskForm):
     """A form with no fields: a button that POSTs with a CSRF token (logout, disable, ...)."""
+
+
+class ResetRequestForm(FlaskForm):
+    """Ask for a password reset link."""
+
+    login = StringField("Username or email", validators=[InputRequired("Enter your username or email."),
+                                                         Length(max=320)])
+
+
+class ResetForm(FlaskForm):
+    """Choose a new password from a reset link."""
+
+    password = PasswordField("New password", validators=[InputRequired("Choose a new password.")])
+    confirm = PasswordField("Repeat the new password", validators=[InputRequired("Repeat the new password.")])

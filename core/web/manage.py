@@ -137,3 +137,39 @@ def audit() -> ResponseReturnValue:
                 stmt = stmt.where(getattr(AuditEntry, key).contains(value))
         entries = s.scalars(stmt).all()
     return render_template("manage/audit.html", entries=entries, filters=filters)
+
+
+@bp.route("/lockouts", methods=["GET", "POST"])
+@login_required("manager")
+def lockouts() -> ResponseReturnValue:
+    """Accounts locked by brute-force protection in the last 24 h; admins can lift a lock."""
+    from datetime import timedelta
+
+    from core.models import utcnow
+
+    st = state()
+    form = PostForm()
+    actor = current_user()
+    if request.method == "POST":
+        if not has_role(actor, "admin"):
+            abort(403)
+        if form.validate_on_submit():
+            target = (request.form.get("account") or "")[:320]
+            st.lockout.clear(target)
+            with st.db.session() as s:
+                s.add(AuditEntry(actor=actor.username if actor else "?", ip=request_info().remote_addr,
+                                 action="auth.unlock", target=target))
+            flash(f"Lifted the lock on {target}.", "success")
+            return redirect(url_for("manage.lockouts"))
+    with st.db.session() as s:
+        rows = s.scalars(select(AuditEntry).where(AuditEntry.action == "auth.lockout",
+                                                  AuditEntry.at > utcnow() - timedelta(days=1))
+                         .order_by(AuditEntry.id.desc())).all()
+    active: dict[str, Any] = {}
+    for row in rows:
+        if row.target not in active:
+            lock = st.lockout.state(row.target)
+            if lock.locked:
+                active[row.target] = {"account": row.target, "ip": row.ip, "since": row.at, "until": lock.until}
+    return render_template("manage/lockouts.html", locks=list(active.values()), form=form,
+                           editable=has_role(actor, "admin"))

@@ -108,7 +108,10 @@ def login() -> ResponseReturnValue:
         message = outcome.message
     elif request.method == "POST":
         message = "Enter your username and password."
-    return render_template("portal/login.html", form=form, message=message), 400 if message else 200
+    from core.auth.reset import reset_available
+
+    return render_template("portal/login.html", form=form, message=message,
+                           reset_offered=reset_available(state())[0]), 400 if message else 200
 
 
 @bp.post("/logout")

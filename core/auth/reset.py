@@ -1,0 +1,88 @@
+"""Password reset (``security.password_reset.*``): same answer whether or not the account exists.
+
+Directory (external) accounts never get a reset email, whatever the switch says. Links are built from
+``server.base_url``, never from the request's Host header.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from core.app_state import AppState
+from core.auth import tokens
+from core.auth.accounts import PasswordRejected, set_password
+from core.auth.login import check_new_password
+from core.auth.sessions import end_all_sessions
+from core.mail import MailError
+from core.models import User
+from core.users import normalize_username, to_info
+
+log = logging.getLogger("plugdesk.auth.reset")
+PURPOSE = "password_reset"
+
+
+def reset_available(state: AppState) -> tuple[bool, str]:
+    """Whether the reset feature can be offered at all, and why not."""
+    if not any(not p.external and p.registration for p in state.auth_providers):
+        return False, "Every enabled auth provider is a directory; passwords are reset there."
+    if not state.runtime.get("security.password_reset.enabled"):
+        return False, "Password reset is switched off in Settings › Security."
+    return True, ""
+
+
+def request_reset(state: AppState, login: str) -> None:
+    """Email a reset link if the account exists, is local and active; otherwise do nothing, silently."""
+    available, why = reset_available(state)
+    key = normalize_username(login or "")[:320]
+    if not available or not key:
+        log.info("password reset for %r not sent: %s", key, why or "empty login")
+        return
+    user = state.ctx.users.find(key)
+    if user is None or not user.is_active or not user.email:
+        log.info("password reset for %r not sent: no such active account", key)
+        return
+    provider = state.provider(user.provider)
+    if provider is None or provider.external:
+        log.info("password reset for %r not sent: account belongs to directory provider %s", key, user.provider)
+        return
+    minutes = state.runtime.get("security.password_reset.token_minutes")
+    raw = tokens.issue(state.db, user.id, PURPOSE, timedelta(minutes=minutes))
+    link = f"{state.settings.get('server', 'base_url').rstrip('/')}/password-reset/{raw}"
+    body = (f"Hello {user.display_name or user.username},\n\nsomeone (hopefully you) asked to reset the password of "
+            f"your help desk account {user.username}.\n\nOpen this link within {minutes} minutes to choose a new "
+            f"password:\n\n{link}\n\nIf you did not ask for this, ignore this message; your password stays as it "
+            "is.\n")
+    try:
+        state.ctx.mailer.send(user.email, "Reset your password", body)
+    except MailError as exc:
+        log.error("password reset mail for %r failed: %s", key, exc)
+
+
+def complete_reset(state: AppState, raw: str, password: str) -> None:
+    """Set the new password, end every session, lift any lockout and send a notice.
+
+    :raises core.auth.tokens.TokenError: for a bad token; ``PasswordRejected`` for a bad password.
+    """
+    token = tokens.peek(state.db, raw, PURPOSE)
+    with state.db.session() as s:
+        user = s.scalar(select(User).where(User.id == token.user_id))
+        info = to_info(user) if user else None
+    if info is None or not info.is_active:
+        raise tokens.TokenError("unknown")
+    problems = check_new_password(state, password, info.username)
+    if problems:  # checked before the token is spent, so the user can try another password
+        raise PasswordRejected(problems)
+    tokens.consume(state.db, raw, PURPOSE)
+    set_password(state, info, password, check_rules=False)
+    end_all_sessions(state.db, info.id)
+    state.lockout.clear(normalize_username(info.username))
+    try:
+        state.ctx.mailer.send(info.email, "Your password was changed",
+                              f"Hello {info.display_name or info.username},\n\nthe password of your help desk account "
+                              f"{info.username} was just reset, and every session was logged out. If this was not "
+                              "you, contact your help desk administrator now.\n")
+    except MailError as exc:
+        log.error("password change notice to %r failed: %s", info.username, exc)

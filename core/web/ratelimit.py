@@ -1,0 +1,59 @@
+"""Per-client-address limits with flask-limiter, stored in ``[limits] storage`` (memory or Redis).
+
+The client address is ``request.remote_addr`` after ProxyFix applied ``server.trusted_proxies`` hops, so a
+client rotating its own X-Forwarded-For header cannot escape the limit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from flask import Flask, Response, request
+from flask_limiter import Limiter
+from limits import parse_many
+
+from core.app_state import AppState
+
+#: Endpoints whose failed POSTs count against ``security.brute_force.ip_limit``.
+LOGIN_ENDPOINTS = ("portal.login", "api.login")
+#: Endpoints that send email: every POST counts against ``RESET_LIMIT``.
+RESET_ENDPOINTS = ("reset.request_link", "api.password_reset")
+RESET_LIMIT = "10 per hour"
+
+
+def client_ip() -> str:
+    """The proxy-corrected client address."""
+    return request.remote_addr or "unknown"
+
+
+def validate_limit(value: str) -> str:
+    """Check a flask-limiter limit string such as ``100 per 15 minutes``."""
+    try:
+        if not parse_many(value):
+            raise ValueError
+    except ValueError:
+        raise ValueError("expected a limit such as '100 per 15 minutes' or '20/minute'") from None
+    return value.strip()
+
+
+def install(app: Flask, state: AppState) -> Limiter:
+    """Create the app's limiter and put the per-address login limit on the login endpoints."""
+    limiter = Limiter(client_ip, app=app, storage_uri=state.settings.get("limits", "storage"),
+                      headers_enabled=True, swallow_errors=True, in_memory_fallback_enabled=True,
+                      key_prefix="plugdesk-rl")
+    app.extensions["plugdesk_limiter"] = limiter
+    login_limit: Callable[[], str] = lambda: state.runtime.get("security.brute_force.ip_limit")  # noqa: E731
+    limit_endpoints(app, limiter, LOGIN_ENDPOINTS, login_limit, failed_only=True,
+                    exempt_when=lambda: not state.runtime.get("security.brute_force.enabled"))
+    limit_endpoints(app, limiter, RESET_ENDPOINTS, RESET_LIMIT)
+    return limiter
+
+
+def limit_endpoints(app: Flask, limiter: Limiter, endpoints: Iterable[str], limit: str | Callable[[], str], *,
+                    failed_only: bool = False, exempt_when: Callable[[], bool] | None = None) -> None:
+    """Apply ``limit`` to POSTs of existing endpoints (``failed_only``: count only 4xx answers)."""
+    deduct: Callable[[Response], bool] | None = (lambda r: r.status_code >= 400) if failed_only else None
+    for endpoint in endpoints:
+        view = app.view_functions[endpoint]
+        app.view_functions[endpoint] = limiter.limit(limit, methods=["POST"], deduct_when=deduct,
+                                                     exempt_when=exempt_when, scope=endpoint)(view)
