@@ -15,5 +15,5 @@ def figures(quick: bool) -> list[dict[str, Any]]:
         wrk(hello, 1)
         page, base = alternate(lambda: wrk(f"{site['url']}/login", seconds), lambda: wrk(hello, seconds), rounds)
     return [figure("login_page", page, base, ">= 0.50", "req/s",
-                   f"wrk -t2 -c16, {rounds}x{seconds}s alternating, 2 gunicorn workers each; client and server "
-                   "share the 2 cores")]
+                   f"wrk -t2 -c16, {rounds}x{seconds}s alternating, gunicorn as `serve` runs it (memory:// limits: "
+                   "1 process x 8 threads) for both; client and server share the 2 cores")]

@@ -71,7 +71,7 @@ def process(argv: list[str], ready_url: str, env: dict[str, str] | None = None,
 
 
 @contextmanager
-def plugdesk_site(workers: int = 2, extra_toml: str = "") -> Iterator[dict[str, Any]]:
+def plugdesk_site(workers: int | None = None, extra_toml: str = "") -> Iterator[dict[str, Any]]:
     """``plugdesk init`` in a temp dir + ``plugdesk serve`` (gunicorn exactly as `serve` runs it)."""
     tmp = Path(tempfile.mkdtemp(prefix="plugdesk-bench-"))
     port = free_port()
@@ -85,7 +85,8 @@ def plugdesk_site(workers: int = 2, extra_toml: str = "") -> Iterator[dict[str, 
         config.write_text(config.read_text() + "\n" + extra_toml)
     url = f"http://127.0.0.1:{port}"
     try:
-        with process([str(BIN / "plugdesk"), "--config", str(config), "serve", "--workers", str(workers)],
+        argv = [str(BIN / "plugdesk"), "--config", str(config), "serve"]
+        with process(argv + (["--workers", str(workers)] if workers else []),
                      f"{url}/healthz", log=tmp / "serve.log") as proc:
             yield {"url": url, "config": config, "data": tmp / "d", "proc": proc, "admin_password": pw.read_text()}
     finally:
@@ -93,13 +94,16 @@ def plugdesk_site(workers: int = 2, extra_toml: str = "") -> Iterator[dict[str, 
 
 
 @contextmanager
-def bare_flask(workers: int = 2) -> Iterator[str]:
-    """A hello-world Flask app under the same gunicorn settings as `plugdesk serve`."""
+def bare_flask(workers: int | None = None, limits: str = "memory://") -> Iterator[str]:
+    """A hello-world Flask app under the same gunicorn settings as `plugdesk serve` (same worker plan)."""
+    from core.serve import plan_workers
+
+    workers, threads, _ = plan_workers(limits, workers)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     argv = [sys.executable, "-c",
-            "import sys; from benchmarks.hello_app import run; run(int(sys.argv[1]), int(sys.argv[2]))",
-            str(port), str(workers)]
+            "import sys; from benchmarks.hello_app import run; run(*map(int, sys.argv[1:4]))",
+            str(port), str(workers), str(threads)]
     with process(argv, f"{url}/"):
         yield url
 

@@ -15,6 +15,6 @@ def hello() -> str:
     return "Hello, world!"
 
 
-def run(port: int, workers: int) -> None:
+def run(port: int, workers: int, threads: int) -> None:
     """Serve on 127.0.0.1:port."""
-    _Gunicorn(app, gunicorn_options("127.0.0.1", port, workers)).run()
+    _Gunicorn(app, gunicorn_options("127.0.0.1", port, workers, threads)).run()

@@ -133,7 +133,7 @@ def init(data_dir: str, admin_username: str, admin_email: str, admin_password_fi
 @click.pass_context
 def serve(ctx: click.Context, host: str | None, port: int | None, workers: int | None) -> None:
     """Serve the portal, the management interface and the API with gunicorn."""
-    from core.serve import run
+    from core.serve import plan_workers, run
 
     app = _load_app(ctx)
     from core.app_state import state
@@ -141,11 +141,14 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
     settings = state(app).settings
     host = host or settings.get("server", "host")
     port = port or settings.get("server", "port")
-    workers = workers or settings.get("server", "workers") or min(8, 2 * (os.cpu_count() or 1) + 1)
+    workers, threads, note = plan_workers(settings.get("limits", "storage"),
+                                          workers or settings.get("server", "workers") or None)
+    if note:
+        click.echo(note, err=True)
     click.echo(f"plugdesk serving on http://{host}:{port}/ (public URL {settings.get('server', 'base_url')}), "
-               f"{workers} workers")
+               f"{workers} worker(s) x {threads} threads")
     sys.stdout.flush()
-    run(app, host, port, workers, config=ctx.obj["config"])
+    run(app, host, port, workers, threads)
 
 
 @main.group()
@@ -174,3 +177,9 @@ from core.cli_admin import plugins_group, settings_group, users_group  # noqa: E
 main.add_command(users_group)
 main.add_command(plugins_group)
 main.add_command(settings_group)
+from core.kb.cli import kb_group  # noqa: E402, I001
+main.add_command(kb_group)
+from core.tickets.cli import retention_group  # noqa: E402, I001
+main.add_command(retention_group)
+from core.files.cli import storage_group  # noqa: E402, I001
+main.add_command(storage_group)

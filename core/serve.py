@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from flask import Flask
@@ -22,14 +23,31 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
         return self.application
 
 
-def gunicorn_options(host: str, port: int, workers: int) -> dict[str, Any]:
+def plan_workers(limits_storage: str, requested: int | None) -> tuple[int, int, str]:
+    """Worker processes and threads for `serve`, with a note for the operator.
+
+    With ``memory://`` limits, counters (lockouts, rate limits, captcha nonces) live in one process, so
+    `serve` runs one process with threads; with Redis every process shares them and several processes are
+    used. Asking for several processes with ``memory://`` works but counts per process (warned).
+    """
+    shared = not limits_storage.startswith("memory://")
+    if requested is None:
+        requested = min(8, 2 * (os.cpu_count() or 1) + 1) if shared else 1
+    note = ""
+    if requested > 1 and not shared:
+        note = ("warning: [limits] storage = memory:// with several workers counts failed logins and rate limits "
+                "per worker; use redis:// to share them")
+    return requested, (4 if requested > 1 else 8), note
+
+
+def gunicorn_options(host: str, port: int, workers: int, threads: int = 4) -> dict[str, Any]:
     """The gunicorn settings `serve` uses (the benchmarks use the same for their baseline)."""
-    return {"bind": f"{host}:{port}", "workers": workers, "worker_class": "gthread", "threads": 4,
+    return {"bind": f"{host}:{port}", "workers": workers, "worker_class": "gthread", "threads": threads,
             "timeout": 120, "graceful_timeout": 10, "keepalive": 5, "accesslog": None,
             "limit_request_line": 8190, "forwarded_allow_ips": "127.0.0.1"}
 
 
-def run(app: Flask, host: str, port: int, workers: int, config: str | None = None) -> None:
+def run(app: Flask, host: str, port: int, workers: int, threads: int) -> None:
     """Serve until interrupted. The app is built once and forked into the workers."""
     app.extensions["plugdesk"].db.dispose()  # no pooled connections may cross the fork
-    _Gunicorn(app, gunicorn_options(host, port, workers)).run()
+    _Gunicorn(app, gunicorn_options(host, port, workers, threads)).run()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import Flask, Response, redirect, request, session
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -33,8 +35,10 @@ def install(app: Flask) -> None:
                 return None
         except SQLAlchemyError:
             return None
-        target = request.url.replace("http://", "https://", 1)
-        return redirect(target, code=301 if request.method in ("GET", "HEAD") else 308)
+        base = urlsplit(state().settings.get("server", "base_url"))
+        host = base.netloc if base.scheme == "https" else request.host  # never trust Host when base_url says
+        path = request.full_path if request.query_string else request.path
+        return redirect(f"https://{host}{path}", code=301 if request.method in ("GET", "HEAD") else 308)
 
     @app.after_request
     def security_headers(response: Response) -> Response:
