@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 from dataclasses import dataclass
 
-from argon2 import PasswordHasher
-from argon2.exceptions import VerificationError
-
 from core.app_state import AppState
+from core.auth.hashing import equal_work
 from core.auth.password_rules import password_problems
 from core.models import AuditEntry
 from core.types import AuthStatus, RequestInfo, UserInfo
@@ -19,21 +16,6 @@ log = logging.getLogger("plugdesk.auth")
 
 GENERIC_FAILURE = "The username or password is incorrect, or the account is temporarily locked."
 UNAVAILABLE = "The directory is unreachable right now. Please try again later."
-
-
-@functools.cache
-def _dummy_hash() -> tuple[PasswordHasher, str]:
-    hasher = PasswordHasher()
-    return hasher, hasher.hash("plugdesk-locked-account-dummy")
-
-
-def _equal_work(password: str) -> None:
-    """Spend one argon2 verify so a locked account answers in about the time of a wrong password."""
-    hasher, dummy = _dummy_hash()
-    try:
-        hasher.verify(dummy, password)
-    except VerificationError:
-        pass
 
 
 @dataclass(frozen=True)
@@ -54,7 +36,7 @@ def authenticate(app_state: AppState, username: str, password: str, request: Req
     if not key or not password or not password.strip() or len(password) > 4096 or len(key) > 320:
         return LoginOutcome(None, GENERIC_FAILURE)
     if app_state.lockout.is_locked(key):
-        _equal_work(password)
+        equal_work(password)  # a locked account answers in about the time of a wrong password
         log.info("login %r from %s refused: account locked", key, request.remote_addr)
         return LoginOutcome(None, GENERIC_FAILURE)
     outcome = _run_chain(app_state, key, password, request)

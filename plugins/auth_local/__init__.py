@@ -6,17 +6,12 @@ response time does not tell whether an account exists.
 
 from __future__ import annotations
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-
 from core import hookimpl
+from core.auth.hashing import equal_work, password_hasher, verify
 from core.types import AuthProviderInfo, AuthResult, Identity, RequestInfo, UserInfo
 
 PLUGDESK_HOOKS_VERSION = ">=1.0,<2"
 PROVIDER = "local"
-
-_hasher = PasswordHasher()  # argon2id with the library's RFC 9106 low-memory defaults
-_DUMMY_HASH = _hasher.hash("plugdesk-dummy-password")
 
 
 @hookimpl
@@ -31,12 +26,12 @@ def auth_authenticate(username: str, password: str, request: RequestInfo, ctx) -
     user = ctx.users.find(username)
     stored = ctx.credentials.get(user.id, PROVIDER) if user and user.provider == PROVIDER else None
     if stored is None:
-        _verify(_DUMMY_HASH, password)  # equal work whether or not the account exists
+        equal_work(password)  # the same work whether or not the account exists
         return None
-    if not _verify(stored, password):
+    if not verify(stored, password):
         return AuthResult.denied("wrong password")
-    if _hasher.check_needs_rehash(stored):
-        ctx.credentials.set(user.id, PROVIDER, _hasher.hash(password))
+    if password_hasher().check_needs_rehash(stored):  # parameters changed since it was stored
+        ctx.credentials.set(user.id, PROVIDER, password_hasher().hash(password))
     return AuthResult.ok(Identity(provider=PROVIDER, username=user.username, user_id=user.id,
                                   email=user.email, display_name=user.display_name))
 
@@ -46,12 +41,5 @@ def auth_set_password(user: UserInfo, password: str, ctx) -> bool | None:
     """Store an argon2id hash of the new password for local users."""
     if user.provider != PROVIDER:
         return None
-    ctx.credentials.set(user.id, PROVIDER, _hasher.hash(password))
+    ctx.credentials.set(user.id, PROVIDER, password_hasher().hash(password))
     return True
-
-
-def _verify(stored: str, password: str) -> bool:
-    try:
-        return _hasher.verify(stored, password)
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
-        return False
