@@ -59,11 +59,15 @@ def settings(tab: str = "general") -> ResponseReturnValue:
     form = PostForm()
     errors: dict[str, str] = {}
     values = dict(st.runtime.all())
+    locked: dict[str, str] = {}  # shown disabled, never changed by this form
+    if all(p.external for p in st.auth_providers):
+        locked["security.password_reset.enabled"] = ("Every enabled auth provider is a directory (LDAP/AD); "
+                                                     "passwords are reset there, so this switch has no effect.")
     if request.method == "POST":
         if not editable:
             abort(403)
         if form.validate_on_submit():
-            changes = {spec.key: _form_value(spec) for spec in specs}
+            changes = {spec.key: _form_value(spec) for spec in specs if spec.key not in locked}
             try:
                 changed = st.runtime.patch(changes, actor=user.username if user else "?",
                                            ip=request_info().remote_addr)
@@ -74,7 +78,7 @@ def settings(tab: str = "general") -> ResponseReturnValue:
                 flash(f"Saved ({len(changed)} change{'s' if len(changed) != 1 else ''}).", "success")
                 return redirect(url_for("manage.settings", tab=tab))
     return render_template("manage/settings.html", tabs=tabs, tab=tab, specs=specs, values=values,
-                           errors=errors, editable=editable, form=form), 400 if errors else 200
+                           errors=errors, editable=editable, form=form, locked=locked), 400 if errors else 200
 
 
 @bp.get("/plugins")

@@ -166,3 +166,17 @@ def test_only_directory_providers_means_reset_unavailable(plugdesk_app_factory):
     app = plugdesk_app_factory(["corp"], extra={"corp": Directory()})
     available, why = reset_available(app.extensions["plugdesk"])
     assert not available and "directory" in why
+
+
+def test_settings_page_shows_reset_switch_disabled_with_reason(plugdesk_app_factory, login_as):
+    app = plugdesk_app_factory(["corp"], extra={"corp": Directory()})
+    from core.users import UserDirectory
+
+    admin = UserDirectory(app.extensions["plugdesk"].db).create(username="root", email="root@example.com",
+                                                                 role="admin")
+    client = app.test_client()
+    with client.session_transaction() as sess:
+        sess["uid"], sess["sv"], sess["nonce"] = admin.id, 1, "t"
+    page = client.get("/manage/settings").get_data(as_text=True)
+    assert "Every enabled auth provider is a directory" in page
+    assert 'id="security.password_reset.enabled" checked disabled' in page
