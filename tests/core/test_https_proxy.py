@@ -7,6 +7,7 @@ import shutil
 import ssl
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -50,6 +51,7 @@ def proxied_site(live_server, certs, tmp_path):
     plugdesk = str(Path(sys.executable).with_name("plugdesk"))
     subprocess.run([plugdesk, "--config", str(site["config"]), "settings", "set", "security.force_https", "true"],
                    check=True, capture_output=True)
+    time.sleep(1.1)  # runtime settings are cached for at most one second per process
     d = tmp_path / "nginx"
     d.mkdir()
     app_port = int(site["url"].rsplit(":", 1)[1])
