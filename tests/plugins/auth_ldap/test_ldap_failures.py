@@ -215,3 +215,18 @@ def test_login_attempt_logs_are_structured(make_app: Any, ldap_provider: Any,
     assert all(e["event"] == "auth_ldap.login" and e["provider"] == "corp" for e in events)
     assert all(pw not in caplog.text for pw in ("Alice#Pw1", "Not-Alice-Pw", "Ghost#Pw1", "Reader#Pw1"))
     assert GENERIC_FAILURE not in json.dumps(events)
+
+
+def test_directory_failures_count_toward_the_shared_lockout(make_app: Any, ldap_provider: Any,
+                                                            caplog: pytest.LogCaptureFixture) -> None:
+    app = make_app(ldap_provider())
+    with app.app_context():
+        limit = app.extensions["plugdesk"].runtime.get("security.brute_force.max_failures")
+    for _ in range(limit + 1):
+        assert login(app, "bob", "Not-Bobs-Password").message == GENERIC_FAILURE
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        out = login(app, "bob", "Bob#Pw1")  # right password, but core's lockout answers first
+    assert out.user is None and out.message == GENERIC_FAILURE
+    assert not _events(caplog)  # the directory was not even asked
+    assert login(app, "alice", "Alice#Pw1").user is not None  # other accounts are unaffected
