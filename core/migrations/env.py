@@ -6,6 +6,7 @@ import core.community.models, core.kb.models  # noqa: E401, F401 - KB and commun
 import core.retention, core.tickets  # noqa: E401, F401 - retention runs and ticket tables  # isort: skip
 from core import models  # noqa: F401 - registers the tables on Base.metadata
 from core.db import Base, make_engine
+from core.files import models as _files_models  # noqa: F401 - blobs, attachments
 
 config = context.config
 target_metadata = Base.metadata
