@@ -166,7 +166,7 @@ def run_retention(state: AppState, now: datetime, dry_run: bool = False, *, wait
                     if report is not None:
                         report.plugin = report.plugin or plugin
                         result.reports.append(report)
-        except Exception as exc:
+        except BaseException as exc:  # also an interrupt: the committed batches stay done, the run says so
             _finish(state.db, run.id, "failed", result, f"{exc.__class__.__name__}: {exc}")
             raise
         _finish(state.db, run.id, "done", result, "")
