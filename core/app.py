@@ -146,12 +146,13 @@ def create_app(settings: Settings | str | os.PathLike[str] | None = None, *,
 
     from core.api import api_blueprint
     from core.tickets.web import install as install_tickets
-    from core.web import errors, headers, manage, portal, reset_views
+    from core.web import account_views, errors, headers, manage, portal, reset_views
 
     csrf = CSRFProtect(app)
     app.register_blueprint(portal.bp)
     app.register_blueprint(manage.bp)
     app.register_blueprint(reset_views.bp)
+    app.register_blueprint(account_views.bp)
     app.register_blueprint(api_blueprint)
     csrf.exempt(api_blueprint)  # bearer tokens, not cookies: CSRF does not apply
     from core.files.web import files_blueprint  # downloads, storage page, upload/storage errors

@@ -45,14 +45,18 @@ def users_create(ctx: click.Context, username: str, email: str, role: str, passw
 
 @users_group.command("list")
 @click.option("--json", "as_json", is_flag=True)
+@click.option("--verified/--unverified", default=None, help="Only accounts whose email is (not) verified.")
 @click.pass_context
-def users_list(ctx: click.Context, as_json: bool) -> None:
+def users_list(ctx: click.Context, as_json: bool, verified: bool | None) -> None:
     """List accounts."""
     _app, st = _state(ctx)
+    stmt = select(User).order_by(User.id)
+    if verified is not None:
+        stmt = stmt.where(User.email_verified.is_(verified))
     with st.db.session() as s:
         rows = [{"id": u.id, "username": u.username, "email": u.email, "role": u.role, "provider": u.provider,
                  "active": u.is_active, "verified": u.email_verified}
-                for u in s.scalars(select(User).order_by(User.id))]
+                for u in s.scalars(stmt)]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return

@@ -52,6 +52,10 @@ def register(state: AppState, *, username: str, email: str, password: str, displ
             s.execute(delete(User).where(User.id == user.id))
         raise
     state.host.notify("user_registered", state.log_plugin_error, user=user, ctx=state.ctx)
+    if not verified:
+        from core.auth.verification import send_verification
+
+        send_verification(state, user)
     return user
 
 

@@ -33,6 +33,11 @@ SECURITY_SETTINGS: list[SettingSpec] = [
                 "Lets users request an emailed single-use link. Never offered to directory (LDAP/AD) accounts."),
     SettingSpec("security.password_reset.token_minutes", "int", 30, "Reset link lifetime (minutes)",
                 "How long an emailed reset link works. Default: 30.", minimum=5, maximum=1440),
+    SettingSpec("security.email_verification.token_hours", "int", 48, "Verification link lifetime (hours)",
+                "How long an emailed address-confirmation link works. Default: 48.", minimum=1, maximum=720),
+    SettingSpec("security.require_verified_email", "bool", False, "Require a verified email address",
+                "On: customers must confirm their address before they can submit tickets or post in the "
+                "community. Default: off."),
     SettingSpec("security.force_https", "bool", False, "Force all traffic over HTTPS",
                 "Redirects http to https and sends HSTS (1 year). Only turn on when https works."),
     SettingSpec("security.moderate_new_users", "bool", False, "Moderate new user community posts",

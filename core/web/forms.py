@@ -49,3 +49,11 @@ class ResetForm(FlaskForm):
 
     password = PasswordField("New password", validators=[InputRequired("Choose a new password.")])
     confirm = PasswordField("Repeat the new password", validators=[InputRequired("Repeat the new password.")])
+
+
+class ChangeEmailForm(FlaskForm):
+    """Change the email address (takes effect when the new address is confirmed)."""
+
+    new_email = EmailField("New email address", validators=[InputRequired("Enter the new address."),
+                                                            Length(max=320)])
+    password = PasswordField("Current password", validators=[InputRequired("Enter your current password.")])

@@ -106,27 +106,33 @@ def users() -> ResponseReturnValue:
             if user.id == actor.id:
                 flash("You cannot change your own account here.", "error")
                 return redirect(url_for("manage.users"))
-            old: dict[str, Any] = {"role": user.role, "active": user.is_active}
+            old: dict[str, Any] = {"role": user.role, "active": user.is_active, "verified": user.email_verified}
             if action == "role" and request.form.get("role") in ROLES:
                 user.role = request.form["role"]
             elif action in ("disable", "enable"):
                 user.is_active = action == "enable"
+            elif action == "verify":
+                user.email_verified = True
             else:
                 abort(400)
             s.add(AuditEntry(actor=actor.username, ip=request_info().remote_addr, action=f"user.{action}",
-                             target=user.username, old=old, new={"role": user.role, "active": user.is_active}))
+                             target=user.username, old=old,
+                             new={"role": user.role, "active": user.is_active, "verified": user.email_verified}))
             target_id = user.id
         if action == "disable":
             end_all_sessions(st.db, target_id)
         flash("Saved.", "success")
         return redirect(url_for("manage.users"))
     query = (request.args.get("q") or "").strip()[:100]
+    verified = request.args.get("verified", "")
     with st.db.session() as s:
         stmt = select(User).order_by(User.username_key).limit(200)
+        if verified in ("yes", "no"):
+            stmt = stmt.where(User.email_verified.is_(verified == "yes"))
         if query:
             stmt = stmt.where(User.username_key.contains(query.casefold()) | User.email_key.contains(query.casefold()))
         rows = s.scalars(stmt).all()
-    return render_template("manage/users.html", users=rows, roles=ROLES, form=form, q=query)
+    return render_template("manage/users.html", users=rows, roles=ROLES, form=form, q=query, verified=verified)
 
 
 @bp.get("/audit")

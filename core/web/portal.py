@@ -13,7 +13,7 @@ from core.auth.sessions import end_all_sessions, start_session
 from core.captcha import check_captcha, render_captcha
 from core.models import User
 from core.users import AccountError, to_info
-from core.web.forms import ChangePasswordForm, LoginForm, PostForm, RegisterForm
+from core.web.forms import ChangeEmailForm, ChangePasswordForm, LoginForm, PostForm, RegisterForm
 from core.web.helpers import current_user, login_required, request_info, safe_next
 
 bp = Blueprint("portal", __name__)
@@ -23,7 +23,7 @@ bp = Blueprint("portal", __name__)
 def inject() -> dict[str, object]:
     """Values every template may use."""
     st = state()
-    return {"current_user": current_user(), "logout_form": PostForm(),
+    return {"current_user": current_user(), "logout_form": PostForm(), "email_form": ChangeEmailForm(),
             "can_register": st.registration_provider() is not None, "captcha_enabled": False}
 
 
