@@ -19,7 +19,8 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 REDACTED = "********"
-DEFAULT_PLUGINS = ["auth_local", "captcha_builtin", "storage_fs"]
+DEFAULT_PLUGINS = ["auth_local", "captcha_builtin", "storage_fs", "moderation_newusers", "retention_departments",
+                   "notify_email"]
 
 
 class ConfigError(Exception):
