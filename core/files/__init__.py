@@ -10,3 +10,19 @@
 
 See ``docs/storage.md``.
 """
+
+from typing import Any
+
+
+def drop_owner_references(st: Any, owner_type: str, owner_id: int, *, session: Any) -> int:
+    """Drop every attachment of ``(owner_type, owner_id)`` inside ``session``'s (deleting) transaction.
+
+    A convenience over :meth:`core.files.service.FileService.detach_owner` for code that holds an app state;
+    works (it only touches the database) even when no storage backend is enabled.
+
+    :return: the number of attachments removed.
+    """
+    from core.files.service import FileService
+
+    service = FileService(st.db, st.storage, st.settings.data_dir / "tmp")  # type: ignore[arg-type]
+    return service.detach_owner(session, owner_type, owner_id)

@@ -83,7 +83,7 @@ def main() -> None:  # pragma: no cover - runs in a subprocess
 
     config, port = sys.argv[1], int(sys.argv[2])
     app = create_app(config, plugins={"test_uploads": UploadPlugin()})
-    run(app, "127.0.0.1", port, 1, config=config)
+    run(app, "127.0.0.1", port, 1, 4)
 
 
 if __name__ == "__main__":  # pragma: no cover
