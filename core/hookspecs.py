@@ -286,3 +286,14 @@ def ticket_deleted(ticket: TicketInfo, actor: str, ctx: PluginContext) -> None:
     :param actor: username of the manager or admin, or ``"retention"`` for the automatic delete.
     :param ctx: the app's plugin context.
     """
+
+
+@hookspec
+def plugin_warnings(ctx: PluginContext) -> list[str] | None:
+    """Configuration warnings to show loudly on the Plugins page (e.g. "TLS certificate validation is off").
+
+    Called when the Plugins page is rendered; keep it cheap (no network). Never include secrets.
+
+    :param ctx: the app's plugin context.
+    :return: one sentence per warning, or ``None``.
+    """

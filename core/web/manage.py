@@ -81,11 +81,28 @@ def settings(tab: str = "general") -> ResponseReturnValue:
                            errors=errors, editable=editable, form=form, locked=locked), 400 if errors else 200
 
 
-@bp.get("/plugins")
+@bp.route("/plugins", methods=["GET", "POST"])
 @login_required("manager")
 def plugins() -> ResponseReturnValue:
-    """Enabled plugins with version, distribution and hooks."""
-    return render_template("manage/plugins.html", plugins=state().host.info.values())
+    """Enabled plugins with version, distribution, hooks, warnings, and a connection test for admins."""
+    st = state()
+    form = PostForm()
+    warnings: dict[str, list[str]] = {}
+    for plugin, result in st.host.each("plugin_warnings", ctx=st.ctx):
+        if result:
+            warnings[plugin] = list(result)
+    testable = {impl.plugin_name: impl for impl in st.host.impls("plugin_diagnose")}
+    steps, tested = None, None
+    if request.method == "POST":
+        if not has_role(current_user(), "admin"):
+            abort(403)
+        tested = request.form.get("plugin", "")
+        if not form.validate_on_submit() or tested not in testable:
+            abort(400)
+        steps = st.host.call_impl(testable[tested], ctx=st.ctx, provider=None, username=None) or []
+    return render_template("manage/plugins.html", plugins=st.host.info.values(), warnings=warnings,
+                           testable=testable, steps=steps, tested=tested, form=form,
+                           editable=has_role(current_user(), "admin"))
 
 
 @bp.route("/users", methods=["GET", "POST"])

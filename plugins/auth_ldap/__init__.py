@@ -90,6 +90,13 @@ def auth_authenticate(username: str, password: str, request: RequestInfo, ctx: A
 
 
 @hookimpl
+def plugin_warnings(ctx: Any) -> list[str] | None:
+    """Insecure TLS settings, shown on the Plugins page."""
+    plugin = _plugin(ctx)
+    return plugin.warnings() if plugin else None
+
+
+@hookimpl
 def plugin_diagnose(ctx: Any, provider: str | None, username: str | None) -> list[DiagnosticStep] | None:
     """Connection test: config, connect, TLS, service bind, search base, user lookup - per provider."""
     from plugins.auth_ldap.diagnose import diagnose

@@ -354,3 +354,28 @@ def test_plugin_diagnose_reports_steps(plugdesk_app_factory):
     impl = next(i for i in host.impls("plugin_diagnose") if i.plugin_name == "diag")
     steps = host.call_impl(impl, ctx=None, provider=None, username="zed")
     assert [s.ok for s in steps] == [True, False] and "zed" in steps[1].detail
+
+
+def test_plugins_page_shows_warnings_and_runs_connection_test(plugdesk_app_factory, login_as):
+    import re
+
+    from core.types import DiagnosticStep
+
+    class Loud:
+        @hookimpl
+        def plugin_warnings(self, ctx):
+            return ["TLS certificate validation is OFF for provider corp"]
+
+        @hookimpl
+        def plugin_diagnose(self, ctx, provider, username):
+            return [DiagnosticStep("connect", True, "ldaps://dc1:636"), DiagnosticStep("bind", False, "data 52e")]
+
+    app = plugdesk_app_factory(["auth_local"], extra={"loud": Loud()})
+    admin, _ = login_as(app, "admin")
+    page = admin.get("/manage/plugins").get_data(as_text=True)
+    assert "TLS certificate validation is OFF for provider corp" in page and "Test connection" in page
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    result = admin.post("/manage/plugins", data={"csrf_token": token, "plugin": "loud"}).get_data(as_text=True)
+    assert "FAILED — bind: data 52e" in result and "OK — connect" in result
+    manager, _ = login_as(app, "manager")
+    assert "Test connection" not in manager.get("/manage/plugins").get_data(as_text=True)
