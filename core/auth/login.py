@@ -35,20 +35,32 @@ def authenticate(app_state: AppState, username: str, password: str, request: Req
     key = normalize_username(username or "")
     if not key or not password or not password.strip() or len(password) > 4096 or len(key) > 320:
         return LoginOutcome(None, GENERIC_FAILURE)
-    if app_state.lockout.is_locked(key):
+    lock_key = _account_key(app_state, key)
+    if app_state.lockout.is_locked(lock_key):
         equal_work(password)  # a locked account answers in about the time of a wrong password
         log.info("login %r from %s refused: account locked", key, request.remote_addr)
         return LoginOutcome(None, GENERIC_FAILURE)
     outcome = _run_chain(app_state, key, password, request)
     if outcome.user is not None:
-        app_state.lockout.record_success(key)
+        app_state.lockout.record_success(lock_key)
     elif outcome.message == GENERIC_FAILURE:
-        lock = app_state.lockout.record_failure(key)
+        lock = app_state.lockout.record_failure(lock_key)
         if lock.new:
             with app_state.db.session() as s:
-                s.add(AuditEntry(actor="system", ip=request.remote_addr, action="auth.lockout", target=key,
+                s.add(AuditEntry(actor="system", ip=request.remote_addr, action="auth.lockout", target=lock_key,
                                  new={"until": lock.until, "failures": lock.failures}))
     return outcome
+
+
+def _account_key(app_state: AppState, key: str) -> str:
+    """The lockout key: the account's own username when the login names a known account (by username,
+    email or ``DOMAIN\\user``), so every spelling of one account shares one counter."""
+    candidates = [key] + ([key.split("\\", 1)[1]] if "\\" in key else [])
+    for candidate in candidates:
+        user = app_state.ctx.users.find(candidate)
+        if user is not None:
+            return normalize_username(user.username)
+    return key
 
 
 def _run_chain(app_state: AppState, key: str, password: str, request: RequestInfo) -> LoginOutcome:

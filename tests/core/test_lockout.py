@@ -184,3 +184,11 @@ def test_ip_limit_setting_validated(plugdesk_app):
 
     with pytest.raises(SettingsValidationError):
         plugdesk_app.extensions["plugdesk"].runtime.patch({"security.brute_force.ip_limit": "lots"}, actor="t")
+
+
+def test_username_and_email_spellings_share_one_counter(plugdesk_app):
+    create_user(plugdesk_app, username="kurt")
+    client = plugdesk_app.test_client()
+    for name in ["kurt", "KURT@example.com", "EXAMPLE\\kurt", "kurt@EXAMPLE.com", "Kurt"] * 2:
+        login(client, name, "wrong password!")
+    assert login(client, "kurt", TEST_PASSWORD).status_code == 401  # locked after 10 failures in total
