@@ -15,6 +15,9 @@ from core.auth.sessions import has_role, token_user
 from core.web.errors import problem
 
 
+PASSWORD_CHANGE_ALLOWED = ("api.me", "api.change_my_password", "api.logout")
+
+
 class ApiProblem(HTTPException):
     """Raise to answer with problem+json (``errors`` per field for validation problems)."""
 
@@ -66,6 +69,9 @@ def api_route(bp: Blueprint, path: str, method: str, *, summary: str, auth: str 
                     raise ApiProblem(401, "Unauthorized", "Send a valid token: Authorization: Bearer <token>.")
                 if not has_role(user, auth):
                     raise ApiProblem(403, "Forbidden", f"This needs the {auth} role or higher.")
+                if user.must_change_password and request.endpoint not in PASSWORD_CHANGE_ALLOWED:
+                    raise ApiProblem(403, "Password change required", "This account's password no longer meets "
+                                     "the requirements; change it with POST /api/v1/me/password first.")
                 g.api_user = user
             return view(*args, **kwargs)
 

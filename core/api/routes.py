@@ -10,7 +10,7 @@ from flask.typing import ResponseReturnValue
 from core.api.openapi import build_openapi
 from core.api.registry import ApiProblem, api_route, json_body
 from core.app_state import state
-from core.auth.accounts import PasswordRejected, register
+from core.auth.accounts import PasswordRejected, change_password, flag_noncompliant_password, register
 from core.auth.login import authenticate
 from core.auth.sessions import end_all_sessions, issue_token
 from core.models import User
@@ -24,7 +24,7 @@ bp = api_blueprint
 USER_SCHEMA = {"type": "object", "properties": {
     "id": {"type": "integer"}, "username": {"type": "string"}, "email": {"type": "string"},
     "display_name": {"type": "string"}, "role": {"type": "string"}, "provider": {"type": "string"},
-    "verified": {"type": "boolean"}, "created_at": {"type": "string", "format": "date-time"}},
+    "verified": {"type": "boolean"}, "must_change_password": {"type": "boolean"}, "created_at": {"type": "string", "format": "date-time"}},
     "required": ["id", "username", "role", "verified"]}
 LOGIN_SCHEMA = {"type": "object", "properties": {"username": {"type": "string"}, "password": {"type": "string"}},
                 "required": ["username", "password"]}
@@ -39,6 +39,7 @@ def user_json(user: User) -> dict[str, Any]:
     info = to_info(user)
     return {"id": info.id, "username": info.username, "email": info.email, "display_name": info.display_name,
             "role": info.role, "provider": info.provider, "verified": info.verified,
+            "must_change_password": user.must_change_password,
             "created_at": info.created_at.isoformat().replace("+00:00", "Z")}
 
 
@@ -54,6 +55,7 @@ def login() -> ResponseReturnValue:
     outcome = authenticate(st, data["username"], data["password"], request_info())
     if outcome.user is None:
         raise ApiProblem(401, "Login failed", outcome.message)
+    flag_noncompliant_password(st, outcome.user, data["password"])
     with st.db.session() as s:
         user = s.get(User, outcome.user.id)
         token = issue_token(st.db, user)
@@ -134,6 +136,26 @@ def logout() -> ResponseReturnValue:
 def me() -> ResponseReturnValue:
     """Who the token belongs to."""
     return jsonify(user_json(g.api_user))
+
+
+@api_route(bp, "/me/password", "POST", summary="Change the caller's password (ends every other session)",
+           request_schema={"type": "object", "properties": {"current_password": {"type": "string"},
+                                                            "new_password": {"type": "string"}},
+                           "required": ["current_password", "new_password"]},
+           responses={204: ("Changed; every token of the account ended", None), 400: ("Bad request", None),
+                      422: ("Validation failed", None)})
+def change_my_password() -> ResponseReturnValue:
+    """Check the current password, apply the password rules, end every session and token."""
+    data = json_body({"current_password": str, "new_password": str})
+    try:
+        change_password(state(), to_info(g.api_user), data["current_password"], data["new_password"],
+                        request_info())
+    except PasswordRejected as exc:
+        raise ApiProblem(422, "Validation failed", "The new password does not meet the requirements.",
+                         {exc.field: exc.problems}) from None
+    except AccountError as exc:
+        raise ApiProblem(422, "Validation failed", exc.message, {exc.field: exc.message}) from None
+    return "", 204
 
 
 @api_route(bp, "/settings/security", "GET", summary="Security settings", auth="manager",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 
 from core.app_state import AppState
 from core.auth.login import authenticate, check_new_password
@@ -32,6 +32,8 @@ def set_password(state: AppState, user: UserInfo, password: str, *, check_rules:
     stored = state.host.pm.hook.auth_set_password(user=user, password=password, ctx=state.ctx)
     if not stored:
         raise AccountError("password", "No enabled auth plugin can store a password for this account.")
+    with state.db.session() as s:
+        s.execute(update(User).where(User.id == user.id).values(must_change_password=False))
 
 
 def register(state: AppState, *, username: str, email: str, password: str, display_name: str = "",
@@ -71,3 +73,16 @@ def change_password(state: AppState, user: UserInfo, current: str, new: str, req
     except PasswordRejected as exc:
         raise PasswordRejected(exc.problems, field="new_password") from None
     end_all_sessions(state.db, user.id)
+
+
+def flag_noncompliant_password(state: AppState, user: UserInfo, password: str) -> bool:
+    """After a successful login: with ``security.password.enforce_on_existing`` on, mark a local account whose
+    password breaks the current rules so it must change it now. Returns whether the account is flagged."""
+    info = state.provider(user.provider)
+    if info is None or info.external or not state.runtime.get("security.password.enforce_on_existing"):
+        return False
+    if not check_new_password(state, password, user.username):
+        return False
+    with state.db.session() as s:
+        s.execute(update(User).where(User.id == user.id).values(must_change_password=True))
+    return True

@@ -68,6 +68,9 @@ SECURITY_SETTINGS: list[SettingSpec] = [
                 tab="IP Blacklist", validate=parse_ip_list),
     SettingSpec("security.uploads.agent_extensions", "list", ["*"], "Agents' allowed extensions",
                 "One per line with the dot (.pdf), or * for all.", tab="Uploads", validate=parse_extensions),
+    SettingSpec("security.uploads.max_file_mb", "int", 25, "Largest file (MiB)",
+                "Files larger than this are refused with a message stating the limit. The whole request is also "
+                "bounded by [server] max_request_mb. Default: 25.", tab="Uploads", minimum=1, maximum=16384),
     SettingSpec("security.uploads.user_extensions", "list",
                 [".pdf", ".png", ".jpg", ".jpeg", ".gif", ".txt", ".log", ".zip", ".docx", ".xlsx"],
                 "End users' allowed extensions", "One per line with the dot (.pdf), or * for all.",

@@ -7,7 +7,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import text
 
 from core.app_state import state
-from core.auth.accounts import PasswordRejected, change_password, register
+from core.auth.accounts import PasswordRejected, change_password, flag_noncompliant_password, register
 from core.auth.login import authenticate
 from core.auth.sessions import end_all_sessions, start_session
 from core.captcha import check_captcha, render_captcha
@@ -23,8 +23,25 @@ bp = Blueprint("portal", __name__)
 def inject() -> dict[str, object]:
     """Values every template may use."""
     st = state()
-    return {"current_user": current_user(), "logout_form": PostForm(), "email_form": ChangeEmailForm(),
+    # formdata=None: these forms only render; reading the body here would re-raise 413 on the error page
+    return {"current_user": current_user(), "logout_form": PostForm(formdata=None),
+            "email_form": ChangeEmailForm(formdata=None),
             "can_register": st.registration_provider() is not None, "captcha_enabled": False}
+
+
+PASSWORD_CHANGE_ALLOWED = ("portal.profile", "portal.logout", "static", "portal.healthz", "account.verify_email")
+
+
+@bp.before_app_request
+def enforce_password_change() -> ResponseReturnValue | None:
+    """Users flagged by "enforce on existing passwords" must choose a new password before anything else."""
+    if request.endpoint in PASSWORD_CHANGE_ALLOWED or request.path.startswith("/api/"):
+        return None
+    user = current_user()
+    if user is not None and user.must_change_password:
+        flash("Your password no longer meets this help desk's requirements. Please choose a new one.", "error")
+        return redirect(url_for("portal.profile"))
+    return None
 
 
 @bp.get("/")
@@ -102,6 +119,7 @@ def login() -> ResponseReturnValue:
         st = state()
         outcome = authenticate(st, form.username.data or "", form.password.data or "", request_info())
         if outcome.user is not None:
+            flag_noncompliant_password(st, outcome.user, form.password.data or "")
             with st.db.session() as s:
                 start_session(s.get(User, outcome.user.id))
             return redirect(safe_next(request.args.get("next")))

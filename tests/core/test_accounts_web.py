@@ -195,3 +195,11 @@ def test_management_needs_roles(app, login_as):
     admin, _ = login_as(app, "admin")
     assert "Brute force protection" in admin.get("/manage/settings").get_data(as_text=True)
     assert "auth_local" in admin.get("/manage/plugins").get_data(as_text=True)
+
+
+def test_oversized_request_gets_a_friendly_413_page(plugdesk_app_factory):
+    app = plugdesk_app_factory(overrides={"server": {"max_request_mb": 1}})
+    client = app.test_client()
+    r = client.post("/login", data={"username": "x", "password": "y" * (2 * 1024 * 1024)})
+    body = r.get_data(as_text=True)
+    assert r.status_code == 413 and "larger than the limit of 1 MiB" in body and "Traceback" not in body
