@@ -14,7 +14,6 @@ from core.app_state import state
 from core.auth.sessions import has_role, token_user
 from core.web.errors import problem
 
-
 PASSWORD_CHANGE_ALLOWED = ("api.me", "api.change_my_password", "api.logout")
 
 

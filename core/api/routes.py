@@ -24,7 +24,8 @@ bp = api_blueprint
 USER_SCHEMA = {"type": "object", "properties": {
     "id": {"type": "integer"}, "username": {"type": "string"}, "email": {"type": "string"},
     "display_name": {"type": "string"}, "role": {"type": "string"}, "provider": {"type": "string"},
-    "verified": {"type": "boolean"}, "must_change_password": {"type": "boolean"}, "created_at": {"type": "string", "format": "date-time"}},
+    "verified": {"type": "boolean"}, "must_change_password": {"type": "boolean"},
+    "created_at": {"type": "string", "format": "date-time"}},
     "required": ["id", "username", "role", "verified"]}
 LOGIN_SCHEMA = {"type": "object", "properties": {"username": {"type": "string"}, "password": {"type": "string"}},
                 "required": ["username", "password"]}
