@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from core.db import Database
 from core.models import ROLES, Credential, User, utcnow
@@ -69,21 +70,30 @@ class UserDirectory:
     def __init__(self, db: Database) -> None:
         self.db = db
 
+    # Lookups run on every login, so they use plain Core statements (no ORM unit of work).
+    _COLUMNS = (User.id, User.username, User.email, User.display_name, User.role, User.provider,
+                User.email_verified, User.is_active, User.created_at)
+
+    @staticmethod
+    def _info(row: Any) -> UserInfo:
+        return UserInfo(id=row[0], username=row[1], email=row[2], display_name=row[3], role=row[4],
+                        provider=row[5], verified=row[6], is_active=row[7], created_at=row[8])
+
     def find(self, username: str) -> UserInfo | None:
-        """Find by username (any case/Unicode form) or, failing that, by email address."""
+        """Find by username (any case/Unicode form) or, failing that, by a unique email address."""
         key = normalize_username(username)
-        with self.db.session() as session:
-            user = session.scalar(select(User).where(User.username_key == key))
-            if user is None and "@" in key:
-                users = session.scalars(select(User).where(User.email_key == key).limit(2)).all()
-                user = users[0] if len(users) == 1 else None
-            return to_info(user) if user else None
+        with self.db.engine.connect() as conn:
+            row = conn.execute(select(*self._COLUMNS).where(User.username_key == key)).first()
+            if row is None and "@" in key:
+                rows = conn.execute(select(*self._COLUMNS).where(User.email_key == key).limit(2)).all()
+                row = rows[0] if len(rows) == 1 else None
+            return self._info(row) if row else None
 
     def get(self, user_id: int) -> UserInfo | None:
         """Find by id."""
-        with self.db.session() as session:
-            user = session.get(User, user_id)
-            return to_info(user) if user else None
+        with self.db.engine.connect() as conn:
+            row = conn.execute(select(*self._COLUMNS).where(User.id == user_id)).first()
+            return self._info(row) if row else None
 
     def create(self, *, username: str, email: str, role: str = "user", display_name: str = "",
                provider: str = "local", external_id: str | None = None, verified: bool = False) -> UserInfo:
@@ -127,10 +137,8 @@ class UserDirectory:
 
     def touch_login(self, user_id: int, when: datetime | None = None) -> None:
         """Record a successful login."""
-        with self.db.session() as session:
-            user = session.get(User, user_id)
-            if user is not None:
-                user.last_login_at = when or utcnow()
+        with self.db.engine.begin() as conn:
+            conn.execute(update(User).where(User.id == user_id).values(last_login_at=when or utcnow()))
 
 
 class CredentialStore:
@@ -141,9 +149,9 @@ class CredentialStore:
 
     def get(self, user_id: int, provider: str) -> str | None:
         """The stored secret, or ``None``."""
-        with self.db.session() as session:
-            row = session.get(Credential, (user_id, provider))
-            return row.secret if row else None
+        with self.db.engine.connect() as conn:
+            return conn.execute(select(Credential.secret).where(Credential.user_id == user_id,
+                                                                Credential.provider == provider)).scalar()
 
     def set(self, user_id: int, provider: str, secret: str) -> None:
         """Store (or replace) the secret."""

@@ -35,12 +35,13 @@ def authenticate(app_state: AppState, username: str, password: str, request: Req
     key = normalize_username(username or "")
     if not key or not password or not password.strip() or len(password) > 4096 or len(key) > 320:
         return LoginOutcome(None, GENERIC_FAILURE)
-    lock_key = _account_key(app_state, key)
+    account = _find_account(app_state, key)
+    lock_key = normalize_username(account.username) if account else key
     if app_state.lockout.is_locked(lock_key):
         equal_work(password)  # a locked account answers in about the time of a wrong password
         log.info("login %r from %s refused: account locked", key, request.remote_addr)
         return LoginOutcome(None, GENERIC_FAILURE)
-    outcome = _run_chain(app_state, key, password, request)
+    outcome = _run_chain(app_state, key, password, request, account)
     if outcome.user is not None:
         app_state.lockout.record_success(lock_key)
     elif outcome.message == GENERIC_FAILURE:
@@ -52,18 +53,19 @@ def authenticate(app_state: AppState, username: str, password: str, request: Req
     return outcome
 
 
-def _account_key(app_state: AppState, key: str) -> str:
-    """The lockout key: the account's own username when the login names a known account (by username,
-    email or ``DOMAIN\\user``), so every spelling of one account shares one counter."""
+def _find_account(app_state: AppState, key: str) -> UserInfo | None:
+    """The account a login names (by username, email or ``DOMAIN\\user``), if it exists: its username is the
+    lockout key, so every spelling of one account shares one counter."""
     candidates = [key] + ([key.split("\\", 1)[1]] if "\\" in key else [])
     for candidate in candidates:
         user = app_state.ctx.users.find(candidate)
         if user is not None:
-            return normalize_username(user.username)
-    return key
+            return user
+    return None
 
 
-def _run_chain(app_state: AppState, key: str, password: str, request: RequestInfo) -> LoginOutcome:
+def _run_chain(app_state: AppState, key: str, password: str, request: RequestInfo,
+               account: UserInfo | None) -> LoginOutcome:
     ctx = app_state.ctx
     unavailable = False
     app_state.host.trace("auth_authenticate", {"username": key, "request": request})
@@ -88,8 +90,10 @@ def _run_chain(app_state: AppState, key: str, password: str, request: RequestInf
             log.error("auth plugin %s returned ok without an identity; login refused", plugin)
             return LoginOutcome(None, GENERIC_FAILURE)
         try:
-            user = (ctx.users.get(identity.user_id) if identity.user_id is not None
-                    else ctx.users.link_external(identity) if identity.external_id else None)
+            if identity.user_id is not None:  # the account looked up at the start of this login, usually
+                user = account if account and account.id == identity.user_id else ctx.users.get(identity.user_id)
+            else:
+                user = ctx.users.link_external(identity) if identity.external_id else None
         except AccountError as exc:  # e.g. a new directory entry whose name an existing profile holds
             log.error("login %r via %s: the local profile cannot be created or linked (%s: %s); login refused",
                       key, plugin, exc.field, exc.message)
