@@ -1,8 +1,14 @@
-"""Combine every plugin's ``moderation_check`` vote: reject > hold > allow, keeping each reason."""
+"""Combining moderation votes: every ``moderation_check`` implementation votes, core decides.
+
+The strongest action wins (reject > hold > allow, see :class:`core.types.VerdictAction`) and every
+plugin's non-empty reason is kept, so moderators see why a post waits. A plugin that raises does not
+let a post through unreviewed: its failure counts as a *hold* with the error as reason.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 
 from core.app_state import AppState
 from core.types import ModerationDecision, PostInfo, UserInfo, Verdict, VerdictAction
@@ -10,19 +16,43 @@ from core.types import ModerationDecision, PostInfo, UserInfo, Verdict, VerdictA
 log = logging.getLogger("plugdesk.moderation")
 
 
-def moderate(state: AppState, author: UserInfo, post: PostInfo) -> ModerationDecision:
-    """Ask every moderation plugin; the strongest action wins. A failing plugin holds the post (fail safe)."""
+def combine(votes: Iterable[tuple[str, Verdict | None]]) -> ModerationDecision:
+    """Combine ``(plugin name, verdict or None)`` pairs: strongest action, all reasons in plugin order.
+
+    No votes (or only abstentions) means *allow*.
+    """
     decision = ModerationDecision(action=VerdictAction.ALLOW)
-    state.host.trace("moderation_check", {"author": author, "post": post})
-    for impl in state.host.impls("moderation_check"):
-        try:
-            verdict = state.host.call_impl(impl, author=author, post=post, ctx=state.ctx)
-        except Exception:
-            log.exception("moderation plugin %s raised; holding the post", impl.plugin_name)
-            verdict = Verdict.hold(f"moderation plugin {impl.plugin_name} failed")
+    for plugin, verdict in votes:
         if verdict is None:
             continue
+        if not isinstance(verdict, Verdict):
+            verdict = Verdict.hold(f"returned {type(verdict).__name__}, not a Verdict; held for review")
+        decision.action = max(decision.action, VerdictAction(verdict.action))
         if verdict.reason:
-            decision.reasons.append((impl.plugin_name, verdict.reason))
-        decision.action = max(decision.action, verdict.action)
+            decision.reasons.append((plugin, verdict.reason))
     return decision
+
+
+def collect_votes(st: AppState, author: UserInfo, post: PostInfo) -> list[tuple[str, Verdict | None]]:
+    """Ask every enabled plugin's ``moderation_check`` (in plugin order); failures become holds."""
+    votes: list[tuple[str, Verdict | None]] = []
+    st.host.trace("moderation_check", {"author": author, "post": post, "ctx": st.ctx})
+    for impl in st.host.impls("moderation_check"):
+        try:
+            verdict = st.host.call_impl(impl, author=author, post=post, ctx=st.ctx)
+        except Exception as exc:
+            log.exception("moderation plugin %s failed; holding the post", impl.plugin_name)
+            verdict = Verdict.hold(f"the moderation check failed ({exc.__class__.__name__}); held for review")
+        votes.append((impl.plugin_name, verdict))
+    return votes
+
+
+def moderate(st: AppState, author: UserInfo, post: PostInfo) -> ModerationDecision:
+    """The combined decision of every moderation plugin for one post."""
+    return combine(collect_votes(st, author, post))
+
+
+def status_for(decision: ModerationDecision) -> str:
+    """The post status a decision leads to: ``published``, ``pending`` or ``rejected``."""
+    return {VerdictAction.ALLOW: "published", VerdictAction.HOLD: "pending",
+            VerdictAction.REJECT: "rejected"}[decision.action]

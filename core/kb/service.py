@@ -40,6 +40,7 @@ class KbRuntime:
     search: SearchBackend
     feed_cache: dict[Any, Any] = field(default_factory=dict)
     page_cache: dict[Any, Any] = field(default_factory=dict)
+    body_cache: dict[Any, Any] = field(default_factory=dict)
 
     def invalidate(self) -> None:
         """Forget cached feeds and pages (called after every local write)."""

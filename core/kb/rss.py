@@ -1,0 +1,129 @@
+"""RSS 2.0 feeds of the newest published KB articles (all, or one category with its subcategories).
+
+The XML is built once per change and kept in memory per app: a request costs one dictionary lookup,
+and every few seconds one cheap query (:func:`core.kb.service.kb_stamp`) to notice changes made on
+other nodes. ``ETag`` (a hash of the bytes) and ``Last-Modified`` answer polling readers with 304.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from email.utils import format_datetime
+from xml.sax.saxutils import escape, quoteattr
+
+from flask import Response, request
+
+from core import __version__
+from core.app_state import AppState
+from core.kb.models import KbArticle, KbCategory
+from core.kb.sanitize import sanitize_html
+from core.kb.service import article_url, descendants, kb_stamp, list_articles, runtime
+
+DEFAULT_LIMIT = 25
+MAX_LIMIT = 100
+RECHECK_SECONDS = 2.0
+FEED_TITLE = "Newest KB Articles"
+
+
+@dataclass
+class CachedFeed:
+    """One rendered feed and what it was built from."""
+
+    body: bytes
+    etag: str
+    last_modified: datetime | None
+    stamp: tuple[object, ...]
+    checked: float
+
+
+def rfc822(when: datetime) -> str:
+    """RFC 822 date as RSS wants it (``Mon, 02 Jan 2006 15:04:05 GMT``)."""
+    return format_datetime(when, usegmt=True)
+
+
+def build_feed(st: AppState, articles: list[KbArticle], *, title: str, link: str, self_url: str,
+               description: str) -> bytes:
+    """The RSS 2.0 document for ``articles`` (already newest first)."""
+    newest = max((a.published_at for a in articles if a.published_at), default=None)
+    parts = ['<?xml version="1.0" encoding="utf-8"?>\n',
+             '<rss version="2.0" xmlns:atom="http://www.w3.org/2005/Atom">\n<channel>\n',
+             f"<title>{escape(title)}</title>\n<link>{escape(link)}</link>\n",
+             f"<description>{escape(description)}</description>\n",
+             f"<atom:link href={quoteattr(self_url)} rel=\"self\" type=\"application/rss+xml\"/>\n",
+             f"<generator>plugdesk {escape(__version__)}</generator>\n",
+             "<docs>https://www.rssboard.org/rss-specification</docs>\n"]
+    if newest:
+        parts.append(f"<pubDate>{rfc822(newest)}</pubDate>\n<lastBuildDate>{rfc822(newest)}</lastBuildDate>\n")
+    for a in articles:
+        parts.append("<item>\n")
+        parts.append(f"<title>{escape(a.title)}</title>\n<link>{escape(article_url(st, a))}</link>\n")
+        if a.published_at:
+            parts.append(f"<pubDate>{rfc822(a.published_at)}</pubDate>\n")
+        parts.append(f'<guid isPermaLink="false">kbarticle{a.id}</guid>\n')
+        parts.append(f"<description>{escape(sanitize_html(a.body_html))}</description>\n")
+        parts.append("</item>\n")
+    parts.append("</channel>\n</rss>\n")
+    return "".join(parts).encode("utf-8")
+
+
+def parse_limit(raw: str | None) -> int:
+    """``?limit=``: default 25, clamped to 1..100; junk means the default."""
+    try:
+        value = int(raw) if raw is not None else DEFAULT_LIMIT
+    except ValueError:
+        return DEFAULT_LIMIT
+    return max(1, min(MAX_LIMIT, value))
+
+
+def _render(st: AppState, category_id: int | None, limit: int, stamp: tuple[object, ...]) -> CachedFeed | None:
+    base = st.settings.get("server", "base_url").rstrip("/")
+    with st.db.session() as s:
+        if category_id is None:
+            ids = None
+            title, link, self_path = FEED_TITLE, f"{base}/kb", "/rss/kb/newest"
+            description = "The newest articles of the knowledge base."
+        else:
+            cat = s.get(KbCategory, category_id)
+            if cat is None:
+                return None
+            ids = descendants(s, category_id)
+            title = f"{FEED_TITLE}: {cat.name}"
+            link, self_path = f"{base}/kb/category/{cat.id}", f"/rss/kb/category/{cat.id}"
+            description = f"The newest knowledge base articles in {cat.name}."
+        articles, _total = list_articles(s, published_only=True, category_ids=ids, limit=limit)
+        self_url = base + self_path + (f"?limit={limit}" if limit != DEFAULT_LIMIT else "")
+        body = build_feed(st, articles, title=title, link=link, self_url=self_url, description=description)
+    newest = max((a.updated_at for a in articles), default=None)
+    return CachedFeed(body, hashlib.sha256(body).hexdigest()[:32], newest and newest.replace(microsecond=0),
+                      stamp, time.monotonic())
+
+
+def feed_response(st: AppState, category_id: int | None) -> Response | None:
+    """The (cached) feed as a conditional response; ``None`` when the category does not exist."""
+    limit = parse_limit(request.args.get("limit"))
+    cache = runtime(st).feed_cache
+    key = (category_id, limit)
+    cached: CachedFeed | None = cache.get(key)
+    now = time.monotonic()
+    if cached is None or now - cached.checked > RECHECK_SECONDS:
+        with st.db.session() as s:
+            stamp = kb_stamp(s)
+        if cached is not None and cached.stamp == stamp:
+            cached.checked = now
+        else:
+            cached = _render(st, category_id, limit, stamp)
+            if cached is None:
+                return None
+            if len(cache) > 256:
+                cache.clear()
+            cache[key] = cached
+    response = Response(cached.body, mimetype="application/rss+xml")
+    response.charset = "utf-8"
+    response.set_etag(cached.etag)
+    if cached.last_modified:
+        response.last_modified = cached.last_modified
+    response.headers["Cache-Control"] = "public, max-age=60"
+    return response.make_conditional(request)
