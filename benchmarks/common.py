@@ -71,8 +71,12 @@ def process(argv: list[str], ready_url: str, env: dict[str, str] | None = None,
 
 
 @contextmanager
-def plugdesk_site(workers: int | None = None, extra_toml: str = "") -> Iterator[dict[str, Any]]:
-    """``plugdesk init`` in a temp dir + ``plugdesk serve`` (gunicorn exactly as `serve` runs it)."""
+def plugdesk_site(workers: int | None = None, extra_toml: str = "",
+                  before_serve: Any = None) -> Iterator[dict[str, Any]]:
+    """``plugdesk init`` in a temp dir + ``plugdesk serve`` (gunicorn exactly as `serve` runs it).
+
+    ``before_serve(config_path)`` may seed the database between the two.
+    """
     tmp = Path(tempfile.mkdtemp(prefix="plugdesk-bench-"))
     port = free_port()
     pw = tmp / "pw"
@@ -83,6 +87,8 @@ def plugdesk_site(workers: int | None = None, extra_toml: str = "") -> Iterator[
     config = tmp / "d" / "plugdesk.toml"
     if extra_toml:
         config.write_text(config.read_text() + "\n" + extra_toml)
+    if before_serve is not None:
+        before_serve(config)
     url = f"http://127.0.0.1:{port}"
     try:
         argv = [str(BIN / "plugdesk"), "--config", str(config), "serve"]
