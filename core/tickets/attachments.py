@@ -8,6 +8,7 @@ When :mod:`core.files` is not installed, uploads are refused with a clear messag
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -65,8 +66,10 @@ def staged(uploads: Sequence[Any], role: str) -> Iterator[Any | None]:
             yield batch
     except UploadRejected as exc:
         raise AttachmentRefused(exc.message, exc.status) from None
-    except StorageError as exc:
-        raise AttachmentRefused(f"File storage is not available: {exc}", 503) from None
+    except StorageError as exc:  # the reason (endpoint, path) goes to the log only, never to the client
+        logging.getLogger("plugdesk.files").error("attachments not stored: %s: %s", exc.__class__.__name__, exc)
+        raise AttachmentRefused("File storage is not answering; nothing was saved. Please try again in a minute.",
+                                503) from None
 
 
 def attach(session: Session, batch: Any | None, message_id: int) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import text
@@ -52,9 +54,14 @@ def index() -> ResponseReturnValue:
 
 @bp.get("/healthz")
 def healthz() -> ResponseReturnValue:
-    """200 when the database and the storage backend answer, 503 otherwise (with details)."""
+    """200 when the database and the storage backend answer, 503 otherwise (with details).
+
+    ``checks.limits`` reports the counter storage (Redis): ``degraded`` when it is unreachable, with the
+    reason in ``detail.limits``; login keeps working with per-node counters, so the status stays 200.
+    """
     st = state()
     checks: dict[str, str] = {}
+    detail: dict[str, str] = {}
     try:
         with st.db.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
@@ -70,8 +77,18 @@ def healthz() -> ResponseReturnValue:
             checks["storage"] = "ok"
         except Exception as exc:
             checks["storage"] = f"error: {exc.__class__.__name__}"
-    healthy = all(v in ("ok", "not configured") for v in checks.values())
-    body = {"status": "ok" if healthy else "unavailable", "checks": checks}
+    try:
+        st.lockout.store.ping()
+        checks["limits"] = "ok"
+    except Exception as exc:
+        checks["limits"] = "degraded"
+        detail["limits"] = (f"{exc}; failed logins and rate limits are counted per node until the limits "
+                            "storage is back (lockout fails open to per-node counting)")
+        logging.getLogger("plugdesk.limits").warning("healthz: limits storage degraded: %s", exc)
+    healthy = all(v in ("ok", "not configured") for k, v in checks.items() if k != "limits")
+    body: dict[str, object] = {"status": "ok" if healthy else "unavailable", "checks": checks}
+    if detail:
+        body["detail"] = detail
     return jsonify(body), 200 if healthy else 503
 
 
