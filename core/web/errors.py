@@ -47,6 +47,18 @@ def render_error(status: int, detail: str | None = None) -> Response | tuple[str
     return render_template("errors/error.html", status=status, title=title, detail=detail or default), status
 
 
+DATABASE_MESSAGE = "The database is not answering right now. Please try again in a moment."
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` means the database cannot be reached (connection refused or lost), not a bug."""
+    from sqlalchemy import exc as sa_exc
+
+    if isinstance(exc, sa_exc.DBAPIError):
+        return exc.connection_invalidated or isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError)
+    return isinstance(exc, sa_exc.TimeoutError)  # no pooled connection became free in time
+
+
 def install(app: Flask) -> None:
     """Register the error handlers."""
 
@@ -75,5 +87,13 @@ def install(app: Flask) -> None:
     def unexpected(exc: Exception):  # type: ignore[no-untyped-def]
         if isinstance(exc, HTTPException):
             return http_error(exc)
+        if database_unavailable(exc):  # a restart or failover: say so, and when to come back
+            log.error("database unavailable on %s %s: %s", request.method, request.path, exc.__class__.__name__)
+            try:
+                response = app.make_response(render_error(503, DATABASE_MESSAGE))
+            except Exception:  # the page template itself needs the database (current user): plain text
+                response = Response(DATABASE_MESSAGE + "\n", status=503, mimetype="text/plain")
+            response.headers["Retry-After"] = "5"
+            return response
         log.exception("unhandled error on %s %s", request.method, request.path)
         return render_error(InternalServerError.code)

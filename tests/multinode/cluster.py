@@ -132,7 +132,11 @@ class Server:
     proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        """Start the process and wait until it answers."""
+        """Start the process and wait until it answers.
+
+        Call it from a thread that outlives the server (the main thread): ``spawn`` sets
+        ``PR_SET_PDEATHSIG``, which signals the child when the *thread* that forked it ends.
+        """
         self.proc = spawn(self.argv, self.log, **self.kwargs)
         wait_until(self.ready, self.proc, self.name, timeout=60, log=self.log)
 
@@ -363,9 +367,9 @@ class Cluster:
         """Run ``plugdesk --config <cluster config> ARGS``."""
         return plugdesk(self.config, *args, check=check)
 
-    def cli_json(self, *args: str) -> Any:
-        """Run a ``--json`` CLI command and parse its output."""
-        return json.loads(self.cli(*args, "--json").stdout)
+    def cli_json(self, *args: str, check: bool = True) -> Any:
+        """Run a ``--json`` CLI command and parse its output (``check=False``: also when it exits non-zero)."""
+        return json.loads(self.cli(*args, "--json", check=check).stdout)
 
     def sql(self, query: str, *params: Any) -> list[tuple[Any, ...]]:
         """Rows of a query on the plugdesk database (read-only checks)."""
