@@ -183,3 +183,5 @@ from core.tickets.cli import retention_group  # noqa: E402, I001
 main.add_command(retention_group)
 from core.files.cli import storage_group  # noqa: E402, I001
 main.add_command(storage_group)
+from core.plugin_kit.cli import plugin_group  # noqa: E402, I001
+main.add_command(plugin_group)

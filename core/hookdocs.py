@@ -9,7 +9,7 @@ from __future__ import annotations
 import inspect
 
 from core import HOOKS_VERSION, hookspecs
-from core.plugins import spec_names
+from core.plugins import deprecation_notes, spec_names
 
 INTRO = f"""# The plugdesk hook contract (HOOKS_VERSION {HOOKS_VERSION})
 
@@ -45,6 +45,41 @@ Value types (`AuthResult`, `Identity`, `UserInfo`, `CaptchaProvider`, `BlobStore
 """
 
 
+#: The hook contract's history, newest first: (HOOKS_VERSION, what changed). Add an entry with every change
+#: to ``core/hookspecs.py``; a rename also goes into ``core.plugins.DEPRECATED_HOOKS`` / ``DEPRECATED_ARGS``.
+CHANGELOG: list[tuple[str, list[str]]] = [
+    ("1.0", [
+        "First published contract: configuration (`parse_config`, `settings_schema`, `register_blueprints`), "
+        "the auth chain (`auth_providers`, `auth_authenticate`, `auth_set_password`), single-choice areas "
+        "(`captcha_providers`, `storage_backends`), votes and sweeps (`moderation_check`, `retention_sweep`), "
+        "events (`user_registered`, `user_logged_in`, `setting_changed`, `ticket_created`, `ticket_replied`, "
+        "`ticket_closed`, `ticket_locked`, `ticket_deleted`) and `plugin_diagnose`.",
+        "Contract suites for plugin tests in `core.testing`: `AuthProviderContract`, `CaptchaProviderContract`, "
+        "`StorageBackendContract`, `ModerationContract`, `RetentionContract`.",
+    ]),
+]
+
+COMPAT = """How versions work: a plugin declares `PLUGDESK_HOOKS_VERSION` (a PEP 440 specifier). A **minor** version
+(1.0 -> 1.1) only adds hooks or arguments, so `">=1.0,<2"` keeps working; a hook or argument that is
+renamed keeps working under its old name for at least one minor version (until the removal version listed
+under "Deprecated right now"), with a `DeprecationWarning` and a log line naming the replacement. Writing
+plugins: `docs/writing-plugins.md`.
+"""
+
+
+def changelog() -> str:
+    """The "Changelog of the hook contract" section (versions, then what is deprecated right now)."""
+    lines = ["## Changelog of the hook contract", "", COMPAT]
+    for version, changes in CHANGELOG:
+        lines.append(f"### {version}\n")
+        lines += [f"- {change}" for change in changes]
+        lines.append("")
+    notes = deprecation_notes()
+    lines.append("### Deprecated right now\n")
+    lines += [f"- {note}" for note in notes] if notes else ["- Nothing: every hook and argument is current."]
+    return "\n".join(lines) + "\n"
+
+
 def signature(name: str) -> str:
     """``def name(args) -> result`` exactly as the spec declares it (annotations unquoted)."""
     return f"def {name}{inspect.signature(getattr(hookspecs, name))}".replace("'", "")
@@ -59,7 +94,7 @@ def render() -> str:
         flag = " *(firstresult)*" if opts.get("firstresult") else ""
         parts.append(f"### `{name}`{flag}\n\n```python\n{signature(name)}\n```\n\n"
                      f"{inspect.cleandoc(func.__doc__ or '')}\n")
-    parts.append("## Changelog of the hook contract\n\n- **1.0** — first published contract.\n")
+    parts.append(changelog())
     return "\n".join(parts)
 
 

@@ -5,6 +5,10 @@ from __future__ import annotations
 import difflib
 import importlib.metadata as md
 import inspect
+import keyword
+import logging
+import types
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from types import ModuleType
@@ -20,6 +24,17 @@ from core.settings import Settings
 from core.types import PluginConfigError
 
 ENTRY_POINT_GROUP = "plugdesk.plugins"
+
+#: Renamed hooks: old name -> (new name, HOOKS_VERSION from which the old name is refused). While
+#: ``HOOKS_VERSION`` is below the removal version, an implementation under the old name is registered as
+#: the new hook with a :class:`DeprecationWarning` naming the replacement. Empty in contract 1.0.
+DEPRECATED_HOOKS: dict[str, tuple[str, str]] = {}
+
+#: Renamed hook arguments: (hook, old argument) -> (new argument, removal version). An implementation that
+#: still names the old argument is called with the new argument's value under the old name, with a warning.
+DEPRECATED_ARGS: dict[tuple[str, str], tuple[str, str]] = {}
+
+log = logging.getLogger("plugdesk.plugins")
 
 
 class StartupError(Exception):
@@ -58,6 +73,85 @@ def loadable_defaults() -> list[str]:
     return names
 
 
+def _still_supported(removal: str) -> bool:
+    return Version(HOOKS_VERSION) < Version(removal)
+
+
+def deprecation_notes() -> list[str]:
+    """One line per deprecated hook or argument (for ``docs/hooks.md``)."""
+    notes = [f"hook `{old}` is deprecated: use `{new}`; removed in {removal}"
+             for old, (new, removal) in sorted(DEPRECATED_HOOKS.items())]
+    notes += [f"argument `{arg}` of `{hook}` is deprecated: use `{new}`; removed in {removal}"
+              for (hook, arg), (new, removal) in sorted(DEPRECATED_ARGS.items())]
+    return notes
+
+
+def _warn(plugin: str, message: str) -> None:
+    text = f"plugin {plugin!r}: {message}"
+    warnings.warn(text, DeprecationWarning, stacklevel=3)
+    log.warning("%s", text)
+
+
+class _Manager(pluggy.PluginManager):
+    """Maps deprecated hook names to their replacement (pluggy's ``specname``) with a warning."""
+
+    def parse_hookimpl_opts(self, plugin: Any, name: str) -> Any:
+        opts = super().parse_hookimpl_opts(plugin, name)
+        if opts is None or opts.get("specname") or name not in DEPRECATED_HOOKS:
+            return opts
+        new, removal = DEPRECATED_HOOKS[name]
+        if not _still_supported(removal):
+            return opts  # reported as an unknown hook, with the replacement's name
+        _warn(self.registering, f"hook {name!r} is deprecated and will stop working in hook contract "
+                                 f"{removal}; rename it to {new!r}")
+        return {**opts, "specname": new}
+
+    registering: str = "?"  # the plugin being registered (named in warnings)
+
+
+def _adapter(func: Callable[..., Any], renames: dict[str, str]) -> Callable[..., Any]:
+    """A function taking the new argument names that calls ``func`` with the old ones."""
+    args = list(inspect.signature(func).parameters)
+    names = [renames.get(a, a) for a in args]
+    if not all(n.isidentifier() and not keyword.iskeyword(n) for n in names):
+        return func
+    source = (f"def {func.__name__}({', '.join(names)}):\n"
+              f"    return _func({', '.join(f'{a}={renames.get(a, a)}' for a in args)})\n")
+    scope: dict[str, Any] = {"_func": func}
+    exec(compile(source, f"<deprecated arguments of {func.__name__}>", "exec"), scope)  # identifiers only
+    wrapped = scope[func.__name__]
+    setattr(wrapped, f"{PROJECT_NAME}_impl", getattr(func, f"{PROJECT_NAME}_impl"))
+    return wrapped
+
+
+def adapt_deprecated_args(name: str, plugin: object) -> object:
+    """``plugin`` itself, or a namespace copy whose hook functions use the new argument names."""
+    if not DEPRECATED_ARGS:
+        return plugin
+    replaced: dict[str, Any] = {}
+    for attr in dir(plugin):
+        func = getattr(plugin, attr, None)
+        opts = getattr(func, f"{PROJECT_NAME}_impl", None)
+        if not callable(func) or not isinstance(opts, dict):
+            continue
+        hook = opts.get("specname") or DEPRECATED_HOOKS.get(attr, (attr, ""))[0]
+        renames = {}
+        for arg in inspect.signature(func).parameters:
+            new, removal = DEPRECATED_ARGS.get((hook, arg), (None, ""))
+            if new and _still_supported(removal):
+                renames[arg] = new
+                _warn(name, f"argument {arg!r} of hook {hook!r} is deprecated and will stop working in hook "
+                            f"contract {removal}; rename it to {new!r}")
+        if renames:
+            replaced[attr] = _adapter(func, renames)
+    if not replaced:
+        return plugin
+    copy = types.SimpleNamespace(**{a: getattr(plugin, a) for a in dir(plugin) if not a.startswith("__")})
+    for attr, func in replaced.items():
+        setattr(copy, attr, func)
+    return copy
+
+
 def spec_names() -> list[str]:
     """Names of every hook in the contract."""
     return sorted(n for n, f in vars(hookspecs).items()
@@ -69,7 +163,7 @@ class PluginHost:
 
     def __init__(self, settings: Settings, extra: Mapping[str, object] | None = None) -> None:
         self.settings = settings
-        self.pm = pluggy.PluginManager(PROJECT_NAME)
+        self.pm = _Manager(PROJECT_NAME)
         self.pm.add_hookspecs(hookspecs)
         self.order: list[str] = []
         self.monitors: list[Callable[[str, dict[str, Any]], None]] = []
@@ -115,7 +209,8 @@ class PluginHost:
         # first enabled plugin is first in every chain.
         for name, plugin, _version, _dist in reversed(loaded):
             try:
-                self.pm.register(plugin, name=name)
+                self.pm.registering = name
+                self.pm.register(adapt_deprecated_args(name, plugin), name=name)
             except pluggy.PluginValidationError as exc:
                 raise StartupError(f"plugin {name!r}: {exc}. Fix the hook implementation to match "
                                    "docs/hooks.md") from exc
@@ -150,8 +245,12 @@ class PluginHost:
                 if impl.optionalhook:
                     continue
                 hint = difflib.get_close_matches(caller.name, known, n=1)
+                suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
+                if caller.name in DEPRECATED_HOOKS:
+                    new, removal = DEPRECATED_HOOKS[caller.name]
+                    suggestion = f" (renamed to {new!r}; the old name was removed in hook contract {removal})"
                 raise StartupError(f"plugin {impl.plugin_name!r} implements unknown hook {caller.name!r}"
-                                   + (f" (did you mean {hint[0]!r}?)" if hint else "")
+                                   + suggestion
                                    + "; see docs/hooks.md for the hook names")
 
     # ------------------------------------------------------------------ calling

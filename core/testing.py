@@ -1,14 +1,32 @@
 """Test harness for plugdesk and plugin authors (loaded by pytest through the ``pytest11`` entry point).
 
+Installing plugdesk makes these fixtures available in every pytest run; a plugin's tests need no conftest.
+
 Fixtures:
 
 * ``plugdesk_app_factory`` - ``make(plugins=[...], extra={name: obj}, overrides={...}) -> Flask``: an app
-  on a fresh SQLite database in a temp dir with only the named plugins enabled.
+  on a fresh SQLite database in a temp dir with only the named plugins enabled. ``extra`` registers objects
+  or modules directly (a plugin package that is not pip-installed yet); ``overrides`` are ``plugdesk.toml``
+  tables, e.g. ``{"plugins": {"NAME": {"key": "value"}}}`` for the plugin's own configuration.
 * ``plugdesk_app`` - an app with the default embedded plugins that are installed.
-* ``hook_recorder`` - records every hook call of an app (``recorder.calls("user_registered")``).
-* ``login_as`` - ``login_as(app, role) -> (client, user)``: a test client logged in as a new user.
+* ``hook_recorder`` - ``recorder = hook_recorder(app)`` records every hook call of an app
+  (``recorder.calls("user_registered")`` -> list of keyword-argument dicts).
+* ``login_as`` - ``client, user = login_as(app, "agent")``: a Flask test client logged in as a new user of
+  that role (``user``, ``agent``, ``manager`` or ``admin``).
 
-Contract suites live in :mod:`core.contracts`: subclass them in a plugin's tests.
+Helpers: :func:`make_test_app` (the same app outside a fixture), :func:`create_user` (a local account, no
+HTTP), :data:`TEST_PASSWORD`.
+
+Contract suites (from :mod:`core.contracts`, re-exported here): subclass one in a plugin's tests and every
+guarantee of its area is checked; the in-tree plugins run the same suites.
+
+* :class:`AuthProviderContract` - ``auth_providers`` / ``auth_authenticate`` / ``auth_set_password``.
+* :class:`CaptchaProviderContract` - a :class:`core.types.CaptchaProvider`.
+* :class:`StorageBackendContract` - a :class:`core.types.BlobStore`.
+* :class:`ModerationContract` - ``moderation_check``.
+* :class:`RetentionContract` - ``retention_sweep``.
+
+See ``docs/writing-plugins.md`` for a walk-through.
 """
 
 from __future__ import annotations
@@ -149,3 +167,20 @@ def login_as() -> Callable[..., tuple[Any, Any]]:
         return client, user
 
     return login
+
+
+# ----------------------------------------------------------------------------- contract suites
+# Assertion rewriting for the suites (pytest only rewrites test modules and registered plugins by itself).
+pytest.register_assert_rewrite("core.contracts")
+
+from core.contracts.auth import AuthProviderContract  # noqa: E402
+from core.contracts.captcha import CaptchaProviderContract  # noqa: E402
+from core.contracts.moderation import ModerationContract  # noqa: E402
+from core.contracts.retention import RetentionContract  # noqa: E402
+from core.contracts.storage import StorageBackendContract  # noqa: E402
+
+__all__ = [
+    "TEST_PASSWORD", "AuthProviderContract", "CaptchaProviderContract", "HookRecorder", "ModerationContract",
+    "RetentionContract", "StorageBackendContract", "create_user", "hook_recorder", "login_as", "make_test_app",
+    "plugdesk_app", "plugdesk_app_factory",
+]
