@@ -67,6 +67,16 @@ plugins: `docs/writing-plugins.md`.
 """
 
 
+#: Notes shown before the first hook of a group (kept here so that regenerating never loses them).
+GROUP_NOTES: dict[str, str] = {
+    "ticket_closed": ("*Ticket events* (`ticket_created`, `ticket_replied`, `ticket_closed`, `ticket_locked`, "
+                      "`ticket_deleted`; see `docs/tickets.md`). They receive read-only snapshots, "
+                      "`core.tickets.info.TicketInfo` and `TicketMessageInfo`; a failing implementation is logged "
+                      "and never undoes the change. Actions of a retention sweep fire them too, with "
+                      '`actor="retention"`.'),
+}
+
+
 def changelog() -> str:
     """The "Changelog of the hook contract" section (versions, then what is deprecated right now)."""
     lines = ["## Changelog of the hook contract", "", COMPAT]
@@ -92,6 +102,8 @@ def render() -> str:
         func = getattr(hookspecs, name)
         opts = getattr(func, "plugdesk_spec", {}) or {}
         flag = " *(firstresult)*" if opts.get("firstresult") else ""
+        if name in GROUP_NOTES:
+            parts.append(GROUP_NOTES[name] + "\n")
         parts.append(f"### `{name}`{flag}\n\n```python\n{signature(name)}\n```\n\n"
                      f"{inspect.cleandoc(func.__doc__ or '')}\n")
     parts.append(changelog())
