@@ -25,7 +25,7 @@ from core.types import UserInfo
 log = logging.getLogger("plugdesk.files")
 _NAME = re.compile(r"^[a-z][a-z0-9_.]{0,63}$")
 
-CanRead = Callable[[UserInfo, int], bool]
+CanRead = Callable[[UserInfo | None, int], bool]  # user is None for anonymous readers
 
 
 @dataclass(frozen=True)
@@ -44,8 +44,8 @@ def register_owner_type(name: str, can_read: CanRead, description: str = "") -> 
     """Register (or replace) an owner type.
 
     :param name: lower-case identifier, e.g. ``"ticket_message"``, ``"kb_article"``, ``"community_post"``.
-    :param can_read: ``can_read(user, owner_id) -> bool``; called for every download, must be cheap and
-        must not raise for unknown ids (return ``False``).
+    :param can_read: ``can_read(user, owner_id) -> bool``; ``user`` is ``None`` for anonymous readers; called
+        for every download, must be cheap and must not raise for unknown ids (return ``False``).
     :param description: shown on the storage page.
     """
     if not _NAME.match(name):
@@ -66,8 +66,12 @@ def owner_types() -> dict[str, OwnerType]:
 
 
 def can_read(user: UserInfo | None, owner_type: str, owner_id: int) -> bool:
-    """Tell whether ``user`` may read attachments of ``(owner_type, owner_id)``; fails closed."""
-    if user is None or not user.is_active:
+    """Tell whether ``user`` (``None`` = anonymous) may read attachments of ``(owner_type, owner_id)``.
+
+    Fails closed. Owner types decide about anonymous readers (a published KB article's images are public,
+    a ticket's attachments never are).
+    """
+    if user is not None and not user.is_active:
         return False
     owner = _REGISTRY.get(owner_type)
     if owner is None:

@@ -121,9 +121,9 @@ def api_download(attachment_id: int) -> ResponseReturnValue:
 
 
 @bp.get("/attachments/<int:attachment_id>")
-@login_required("user")
 def web_download(attachment_id: int) -> ResponseReturnValue:
-    """The same download for browser sessions (links in the portal and the management interface)."""
+    """The same download for browser sessions and anonymous readers (public KB images); the owner type
+    decides who may read."""
     return send_attachment(attachment_id, current_user())
 
 

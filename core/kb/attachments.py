@@ -29,15 +29,15 @@ POST_OWNER = "community_post"
 STAFF = ("agent", "manager", "admin")
 
 
-def _can_read_article(user: UserInfo, owner_id: int) -> bool:
+def _can_read_article(user: UserInfo | None, owner_id: int) -> bool:
     from core.kb.models import KbArticle
 
     with state().db.session() as s:
         article = s.get(KbArticle, owner_id)
-        return article is not None and (article.published or user.role in STAFF)
+        return article is not None and (article.published or (user is not None and user.role in STAFF))
 
 
-def _can_read_post(user: UserInfo, owner_id: int) -> bool:
+def _can_read_post(user: UserInfo | None, owner_id: int) -> bool:
     from core.community.models import CommunityPost
     from core.community.service import can_see
 

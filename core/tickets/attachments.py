@@ -119,8 +119,10 @@ def drop_for_tickets(state: AppState | None, session: Session, ticket_ids: Seque
     return service.detach_owners(session, OWNER_TYPE, message_ids)
 
 
-def can_read_message(user: UserInfo, message_id: int) -> bool:
+def can_read_message(user: UserInfo | None, message_id: int) -> bool:
     """Download check: the ticket's customer (not for internal notes) or staff of its department."""
+    if user is None:
+        return False
     from core.app_state import state
     from core.auth.sessions import ROLE_RANK
     from core.tickets.models import DepartmentAgent, Ticket, TicketMessage

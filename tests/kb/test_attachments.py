@@ -49,6 +49,9 @@ def test_upload_dedup_download_rights_and_delete_drops_references(app, login_as)
     reader, _ = login_as(app, "user")
     assert reader.get(f"/attachments/{ids[one.id]}").status_code == 200
     assert reader.get(f"/attachments/{ids[two.id]}").status_code in (403, 404)  # a draft's file
+    anonymous = app.test_client()
+    assert anonymous.get(f"/attachments/{ids[one.id]}").status_code == 200  # public article: public image
+    assert anonymous.get(f"/attachments/{ids[two.id]}").status_code == 404
     token = csrf(editor)
     assert agent.post(f"/manage/kb/{one.id}/delete", data={"csrf_token": token}).status_code == 302
     assert counts(app)[0] == 1

@@ -150,6 +150,7 @@ def test_multipart_with_files_and_attachment_authorization(desk):
     assert desk.api(cust)("GET", f"/api/v1/attachments/{att['id']}").data == b"line 1\nline 2\n"
     assert desk.api(agent)("GET", f"/api/v1/attachments/{att['id']}").status_code == 200
     assert desk.api(other)("GET", f"/api/v1/attachments/{att['id']}").status_code == 404
+    assert desk.app.test_client().get(f"/attachments/{att['id']}").status_code == 404  # anonymous
     # an internal note's attachment is for staff only
     r = desk.api(agent)("POST", f"/api/v1/tickets/{t['id']}/messages", data={
         "body": "their config", "internal": "true", "files": [(io.BytesIO(b"secret=1\n"), "notes.txt")]},

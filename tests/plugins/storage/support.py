@@ -25,7 +25,9 @@ STAFF = ("agent", "manager", "admin")
 
 
 def can_read(user: Any, owner_id: int) -> bool:
-    """A test owner ``N`` belongs to the user with id ``N``; staff read everything."""
+    """A test owner ``N`` belongs to the user with id ``N``; staff read everything; owner 0 is public."""
+    if user is None:
+        return owner_id == 0
     return user.role in STAFF or user.id == owner_id
 
 

@@ -222,7 +222,9 @@ def test_web_session_download(app: Flask, login_as) -> None:
     other = upload(client, user.id + 1000, [(PDF, "theirs.pdf")]).get_json()[0]["id"]
     assert client.get(f"/attachments/{att}").data == PDF
     assert client.get(f"/attachments/{other}").status_code == 404
-    assert app.test_client().get(f"/attachments/{att}").status_code == 302  # to the login page
+    assert app.test_client().get(f"/attachments/{att}").status_code == 404  # anonymous: not theirs
+    public = upload(client, 0, [(PDF, "public.pdf")]).get_json()[0]["id"]
+    assert app.test_client().get(f"/attachments/{public}").data == PDF  # the owner type allows anonymous
 
 
 def test_missing_blob_is_404_and_reported_by_fsck(app: Flask, service) -> None:
