@@ -93,7 +93,7 @@ def _render(st: AppState, category_id: int | None, limit: int, stamp: tuple[obje
             title = f"{FEED_TITLE}: {cat.name}"
             link, self_path = f"{base}/kb/category/{cat.id}", f"/rss/kb/category/{cat.id}"
             description = f"The newest knowledge base articles in {cat.name}."
-        articles, _total = list_articles(s, published_only=True, category_ids=ids, limit=limit)
+        articles, _total = list_articles(s, published_only=True, category_ids=ids, limit=limit, count=False)
         self_url = base + self_path + (f"?limit={limit}" if limit != DEFAULT_LIMIT else "")
         body = build_feed(st, articles, title=title, link=link, self_url=self_url, description=description)
     newest = max((a.updated_at for a in articles), default=None)

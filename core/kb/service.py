@@ -253,17 +253,21 @@ def visible_article(session: Session, article_id: int, user: Any) -> KbArticle |
 
 
 def list_articles(session: Session, *, published_only: bool = True, category_ids: set[int] | None = None,
-                  limit: int = 25, offset: int = 0) -> tuple[list[KbArticle], int]:
-    """Newest first (by publication, then creation); returns one page and the total."""
+                  limit: int = 25, offset: int = 0, count: bool = True) -> tuple[list[KbArticle], int]:
+    """Newest first (by publication, then creation); returns one page and the total (``-1`` with ``count=False``).
+
+    Published articles always have ``published_at``, so the public listing orders by the indexed column
+    alone and reads only one page, however many articles there are.
+    """
     stmt = select(KbArticle)
     if published_only:
         stmt = stmt.where(KbArticle.published.is_(True))
     if category_ids is not None:
         stmt = stmt.where(KbArticle.category_id.in_(category_ids))
-    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    items = list(session.scalars(stmt.order_by(KbArticle.published_at.desc().nulls_last(),
-                                               KbArticle.created_at.desc(), KbArticle.id.desc())
-                                 .limit(limit).offset(offset)))
+    total = (session.scalar(select(func.count()).select_from(stmt.subquery())) or 0) if count else -1
+    order = ((KbArticle.published_at.desc(), KbArticle.id.desc()) if published_only else
+             (KbArticle.published_at.desc().nulls_last(), KbArticle.created_at.desc(), KbArticle.id.desc()))
+    items = list(session.scalars(stmt.order_by(*order).limit(limit).offset(offset)))
     return items, int(total)
 
 

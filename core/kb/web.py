@@ -51,7 +51,7 @@ def index() -> ResponseReturnValue:
     """Categories and the newest articles."""
     with state().db.session() as s:
         tree = category_tree(s)
-        articles, total = list_articles(s, published_only=True, limit=10)
+        articles, total = list_articles(s, published_only=True, limit=10, count=False)
     return render_template("kb/index.html", tree=tree, articles=articles, total=total)
 
 
@@ -119,8 +119,8 @@ def _article_page(article_id: int, message: str = "", outcome: str = "", status:
             select(KbFeedback.id).where(KbFeedback.article_id == article_id, KbFeedback.voter == voter)) is not None)
     body = rendered_body(st, article)
     files = attachments.list_files(st, attachments.KB_OWNER, article.id)
-    html = render_template("kb/article.html", article=article, body=body, category=cat, form=PostForm(),
-                           voted=voted, message=message, outcome=outcome, files=files)
+    form = PostForm(formdata=None) if current_user() else None  # no token, no session for anonymous readers
+    html = render_template("kb/article.html", article=article, body=body, category=cat, form=form, voted=voted, message=message, outcome=outcome, files=files)
     return html, status
 
 

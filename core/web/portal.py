@@ -25,9 +25,10 @@ bp = Blueprint("portal", __name__)
 def inject() -> dict[str, object]:
     """Values every template may use."""
     st = state()
-    # formdata=None: these forms only render; reading the body here would re-raise 413 on the error page
-    return {"current_user": current_user(), "logout_form": PostForm(formdata=None),
-            "email_form": ChangeEmailForm(formdata=None),
+    # Forms only for logged-in users: a CSRF token would start a session (and a cookie) for every anonymous
+    # reader. formdata=None: these forms only render; reading the body here would re-raise 413 on error pages.
+    user = current_user()
+    return {"current_user": user, "logout_form": PostForm(formdata=None) if user else None,
             "can_register": st.registration_provider() is not None, "captcha_enabled": False}
 
 
@@ -193,4 +194,5 @@ def profile() -> ResponseReturnValue:
     elif request.method == "POST":
         errors = {k: list(v) for k, v in form.errors.items()}
     return render_template("portal/profile.html", user=info, form=form, errors=errors,
+                           email_form=ChangeEmailForm(formdata=None),
                            external=provider is None or provider.external), 400 if errors else 200

@@ -203,3 +203,9 @@ def test_oversized_request_gets_a_friendly_413_page(plugdesk_app_factory):
     r = client.post("/login", data={"username": "x", "password": "y" * (2 * 1024 * 1024)})
     body = r.get_data(as_text=True)
     assert r.status_code == 413 and "larger than the limit of 1 MiB" in body and "Traceback" not in body
+
+
+def test_anonymous_pages_start_no_session(plugdesk_app):
+    for path in ("/", "/kb", "/rss/kb/newest"):
+        r = plugdesk_app.test_client(use_cookies=False).get(path)
+        assert r.status_code == 200 and "Set-Cookie" not in r.headers, path
