@@ -120,7 +120,8 @@ def _article_page(article_id: int, message: str = "", outcome: str = "", status:
     body = rendered_body(st, article)
     files = attachments.list_files(st, attachments.KB_OWNER, article.id)
     form = PostForm(formdata=None) if current_user() else None  # no token, no session for anonymous readers
-    html = render_template("kb/article.html", article=article, body=body, category=cat, form=form, voted=voted, message=message, outcome=outcome, files=files)
+    html = render_template("kb/article.html", article=article, body=body, category=cat, form=form, voted=voted,
+                           message=message, outcome=outcome, files=files)
     return html, status
 
 
