@@ -144,6 +144,15 @@ class RuntimeSettings:
             raise SettingsValidationError(errors)
         return clean
 
+    def warnings(self, values: Mapping[str, Any]) -> list[str]:
+        """Warnings about accepted values (e.g. a blacklist entry that blocks everyone)."""
+        out: list[str] = []
+        for key, value in values.items():
+            spec = self.specs.get(key)
+            if spec is not None and spec.warn is not None:
+                out.extend(f"{spec.label}: {w}" for w in spec.warn(value))
+        return out
+
     def patch(self, changes: Mapping[str, Any], *, actor: str, ip: str = "") -> dict[str, tuple[Any, Any]]:
         """Apply all changes or none; audit each change; return ``{key: (old, new)}`` for real changes."""
         clean = self.validate(changes)

@@ -318,6 +318,7 @@ class SettingSpec:
     secret: bool = False
     tab: str = "General"
     validate: Any = None  # Callable[[Any], Any] | None
+    warn: Any = None  # Callable[[Any], list[str]] | None: accepted values the admin should think twice about
 
 
 @dataclass(frozen=True)

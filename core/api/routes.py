@@ -48,7 +48,7 @@ def user_json(user: User) -> dict[str, Any]:
            request_schema=LOGIN_SCHEMA, responses={200: ("Token", {"type": "object", "properties": {
                "token": {"type": "string"}, "user": USER_SCHEMA}, "required": ["token"]}),
                401: ("Wrong credentials (same answer for every reason)", None), 400: ("Bad request", None),
-               422: ("Validation failed", None)})
+               422: ("Validation failed", None), 429: ("Too many failed logins from this address", None)})
 def login() -> ResponseReturnValue:
     """Same 401 for wrong password, unknown user and locked account."""
     data = json_body({"username": str, "password": str})
@@ -93,7 +93,7 @@ def register_route() -> ResponseReturnValue:
 @api_route(bp, "/auth/password-reset", "POST", summary="Ask for a password reset email (always 202)", auth=None,
            request_schema={"type": "object", "properties": {"login": {"type": "string"}}, "required": ["login"]},
            responses={202: ("Accepted, whether or not the account exists", None), 400: ("Bad request", None),
-                      422: ("Validation failed", None)})
+                      422: ("Validation failed", None), 429: ("Too many reset requests from this address", None)})
 def password_reset() -> ResponseReturnValue:
     """Same answer for every login; a link goes out only to existing local accounts."""
     from core.auth.reset import request_reset
@@ -179,10 +179,13 @@ def patch_security_settings() -> ResponseReturnValue:
     if unknown:
         raise ApiProblem(422, "Validation failed", "Nothing was changed.", unknown)
     try:
-        st.runtime.patch(data, actor=g.api_user.username, ip=request_info().remote_addr)
+        changed = st.runtime.patch(data, actor=g.api_user.username, ip=request_info().remote_addr)
     except SettingsValidationError as exc:
         raise ApiProblem(422, "Validation failed", "Nothing was changed.", exc.errors) from None
-    return get_security_settings.__wrapped__()  # type: ignore[attr-defined]
+    response = jsonify({k: v for k, v in st.runtime.all().items() if k.startswith("security.")})
+    for warning in st.runtime.warnings({k: new for k, (_old, new) in changed.items()}):
+        response.headers.add("X-Plugdesk-Warning", warning)
+    return response
 
 
 @bp.get("/openapi.json")

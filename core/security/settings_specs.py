@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.security.validators import parse_extensions, parse_ip_list, parse_origins
+from core.security.validators import ip_list_warnings, parse_extensions, parse_ip_list, parse_origins
 from core.types import SettingSpec
 from core.web.ratelimit import validate_limit
 
@@ -65,7 +65,7 @@ SECURITY_SETTINGS: list[SettingSpec] = [
                 tab="Password Requirements"),
     SettingSpec("security.ip_blacklist", "list", [], "IP blacklist",
                 "Addresses and CIDR ranges (IPv4/IPv6), one per line, that cannot leave KB feedback.",
-                tab="IP Blacklist", validate=parse_ip_list),
+                tab="IP Blacklist", validate=parse_ip_list, warn=ip_list_warnings),
     SettingSpec("security.uploads.agent_extensions", "list", ["*"], "Agents' allowed extensions",
                 "One per line with the dot (.pdf), or * for all.", tab="Uploads", validate=parse_extensions),
     SettingSpec("security.uploads.max_file_mb", "int", 25, "Largest file (MiB)",

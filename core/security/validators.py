@@ -8,6 +8,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Iterable
+from typing import Any
 from urllib.parse import urlsplit
 
 _EXT = re.compile(r"^\.[a-z0-9][a-z0-9_+-]{0,15}$")
@@ -44,6 +45,21 @@ def parse_ip_list(value: object) -> list[str]:
     return out
 
 
+_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
+
+
+def ip_list_warnings(entries: list[str]) -> list[str]:
+    """Warnings for accepted but drastic blacklist entries (``0.0.0.0/0``, ``::/0``, very wide ranges)."""
+    out = []
+    for entry in entries:
+        net = ipaddress.ip_network(entry, strict=False)
+        if net.prefixlen == 0:
+            out.append(f"{entry} blocks every IPv{net.version} address: nobody on IPv{net.version} can leave feedback.")
+        elif net.version == 4 and net.prefixlen < 8 or net.version == 6 and net.prefixlen < 16:
+            out.append(f"{entry} is a very wide range ({net.num_addresses:,} addresses).")
+    return out
+
+
 def ip_in_list(address: str, entries: Iterable[str]) -> bool:
     """Tell whether ``address`` (IPv4, IPv6 or IPv4-mapped IPv6) falls in any entry."""
     try:
@@ -53,7 +69,9 @@ def ip_in_list(address: str, entries: Iterable[str]) -> bool:
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
     for entry in entries:
-        net = ipaddress.ip_network(entry, strict=False)
+        net: Any = ipaddress.ip_network(entry, strict=False)
+        if net.version == 6 and net.prefixlen >= 96 and net.subnet_of(_MAPPED):  # ::ffff:a.b.c.d[/n] entries
+            net = ipaddress.IPv4Network((int(net.network_address) & 0xFFFFFFFF, net.prefixlen - 96))
         if ip.version == net.version and ip in net:
             return True
     return False

@@ -76,6 +76,8 @@ def settings(tab: str = "general") -> ResponseReturnValue:
                 values.update(changes)
             else:
                 flash(f"Saved ({len(changed)} change{'s' if len(changed) != 1 else ''}).", "success")
+                for warning in st.runtime.warnings({k: new for k, (_old, new) in changed.items()}):
+                    flash(f"Warning: {warning}", "error")
                 return redirect(url_for("manage.settings", tab=tab))
     return render_template("manage/settings.html", tabs=tabs, tab=tab, specs=specs, values=values,
                            errors=errors, editable=editable, form=form, locked=locked), 400 if errors else 200

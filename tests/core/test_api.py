@@ -142,3 +142,22 @@ def test_healthz_503_when_database_is_gone(plugdesk_app_factory, tmp_path):
     shutil.rmtree(tmp_path / "db")
     r = app.test_client().get("/healthz")
     assert r.status_code == 503 and r.get_json()["checks"]["database"].startswith("error")
+
+
+def test_blacklisting_everyone_is_allowed_with_a_warning(plugdesk_app, client, login_as):
+    admin, _ = token_for(plugdesk_app, "admin")
+    r = client.patch("/api/v1/settings/security", headers=admin,
+                     json={"security.ip_blacklist": ["0.0.0.0/0", "203.0.113.7", "203.0.113.7"]})
+    assert r.status_code == 200 and r.get_json()["security.ip_blacklist"] == ["0.0.0.0/0", "203.0.113.7"]
+    assert "blocks every IPv4 address" in r.headers["X-Plugdesk-Warning"]
+    web, _ = login_as(plugdesk_app, "admin")
+    import re
+
+    page = web.get("/manage/settings/ip-blacklist").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    r = web.post("/manage/settings/ip-blacklist", data={"csrf_token": token, "security.ip_blacklist": "::/0"},
+                 follow_redirects=True)
+    assert "blocks every IPv6 address" in r.get_data(as_text=True)
+    r = web.post("/manage/settings/ip-blacklist", data={"csrf_token": token,
+                                                        "security.ip_blacklist": "10.0.0.1\nnot an address"})
+    assert r.status_code == 400 and "line 2" in r.get_data(as_text=True)
