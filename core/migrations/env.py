@@ -2,11 +2,10 @@
 
 from alembic import context
 
-import core.community.models, core.kb.models  # noqa: E401, F401 - KB and community tables  # isort: skip
-import core.retention, core.tickets  # noqa: E401, F401 - retention runs and ticket tables  # isort: skip
-from core import models  # noqa: F401 - registers the tables on Base.metadata
 from core.db import Base, make_engine
-from core.files import models as _files_models  # noqa: F401 - blobs, attachments
+from core.model_registry import import_all_models, include_object
+
+import_all_models()
 
 config = context.config
 target_metadata = Base.metadata
@@ -17,7 +16,8 @@ def run() -> None:
     engine = make_engine(config.get_main_option("sqlalchemy.url"))
     with engine.connect() as connection:
         context.configure(connection=connection, target_metadata=target_metadata,
-                          render_as_batch=connection.dialect.name == "sqlite", compare_type=True)
+                          render_as_batch=connection.dialect.name == "sqlite", compare_type=True,
+                          include_object=include_object)
         with context.begin_transaction():
             context.run_migrations()
     engine.dispose()

@@ -9,32 +9,34 @@ from alembic.migration import MigrationContext
 import core.models  # noqa: F401 - registers core tables
 from core.db import Base, make_engine
 from core.migrate import upgrade
+from core.model_registry import import_all_models, include_object
 from core.testing import TEST_PASSWORD
-
-
-def _import_all_models() -> None:
-    import importlib
-    import pkgutil
-
-    import core
-
-    for mod in pkgutil.walk_packages(core.__path__, "core."):
-        if mod.name.endswith(".models"):
-            importlib.import_module(mod.name)
 
 
 def assert_in_step(url: str) -> None:
     upgrade(url)
-    _import_all_models()
+    import_all_models()
     engine = make_engine(url)
     with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
+        context = MigrationContext.configure(conn, opts={"compare_type": True, "include_object": include_object})
+        diff = compare_metadata(context, Base.metadata)
     engine.dispose()
     assert diff == [], f"models and migrations differ: {diff}"
 
 
 def test_migrations_match_models_sqlite(tmp_path):
     assert_in_step(f"sqlite:///{tmp_path / 'm.db'}")
+
+
+def test_migrations_still_match_after_the_app_created_its_search_index(plugdesk_app_factory, tmp_path):
+    url = f"sqlite:///{tmp_path / 'fts.db'}"
+    upgrade(url)
+    app = plugdesk_app_factory(overrides={"database": {"url": url}})
+    from core.kb.search import backend_for
+
+    with app.extensions["plugdesk"].db.session() as s:
+        backend_for("sqlite").search(s, "anything")  # creates the FTS5 table on first use
+    assert_in_step(url)
 
 
 def test_sqlite_runs_in_wal_mode(tmp_path):

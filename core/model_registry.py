@@ -1,0 +1,23 @@
+"""Every module that defines tables, in one place (Alembic and the schema tests import them all)."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+MODEL_MODULES = ("core.models", "core.files.models", "core.kb.models", "core.community.models",
+                 "core.tickets.models", "core.retention")
+
+#: Tables managed outside Alembic: SQLite's FTS5 virtual table for KB search and its shadow tables.
+UNMANAGED_PREFIXES = ("kb_articles_fts",)
+
+
+def import_all_models() -> None:
+    """Register every table on ``core.db.Base.metadata``."""
+    for name in MODEL_MODULES:
+        importlib.import_module(name)
+
+
+def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+    """Alembic filter: ignore tables that are not Alembic's business."""
+    return not (type_ == "table" and name is not None and name.startswith(UNMANAGED_PREFIXES))
