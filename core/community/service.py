@@ -15,6 +15,7 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from core.app_state import AppState
+from core.auth.verification import verified_email_required
 from core.community.models import CommunityCategory, CommunityPost
 from core.kb.sanitize import html_to_text, sanitize_html
 from core.kb.service import drop_file_references, iso
@@ -82,9 +83,16 @@ def _decide(st: AppState, session: Session, author: User, post: CommunityPost) -
     post.moderated_by = post.moderated_at = None
 
 
+def _require_verified(st: AppState, author: User) -> None:
+    message = verified_email_required(st, to_info(author))
+    if message:
+        raise CommunityError("body", message, 403)
+
+
 def create_thread(st: AppState, author: User, title: str, body_html: str,
                   category_id: int | None = None) -> CommunityPost:
     """Start a thread; moderation decides whether it is published, pending or rejected."""
+    _require_verified(st, author)
     title, body = _clean(title, body_html, "thread")
     with st.db.session() as s:
         if category_id is not None and s.get(CommunityCategory, category_id) is None:
@@ -101,6 +109,7 @@ def create_thread(st: AppState, author: User, title: str, body_html: str,
 
 def create_reply(st: AppState, author: User, thread_id: int, body_html: str) -> CommunityPost:
     """Reply to a thread the author can see (published threads; moderators and authors also pending)."""
+    _require_verified(st, author)
     _title, body = _clean("", body_html, "reply")
     with st.db.session() as s:
         thread = s.get(CommunityPost, thread_id)

@@ -15,7 +15,8 @@ from core.models import AuditEntry, User, utcnow
 from core.tickets import attachments
 from core.tickets.info import emit, message_info, ticket_infos
 from core.tickets.models import STATUSES, Department, DepartmentAgent, Ticket, TicketEvent, TicketMessage
-from core.users import AccountError, normalize_email
+from core.auth.verification import verified_email_required
+from core.users import AccountError, normalize_email, to_info
 
 if TYPE_CHECKING:  # pragma: no cover
     from core.app_state import AppState
@@ -115,6 +116,9 @@ def create_ticket(state: AppState, *, user: User | None, department_id: Any, sub
                   guest_email: str = "", uploads: Sequence[Any] = ()) -> int:
     """Open a ticket with its first message; fire ``ticket_created``. Guests need ``tickets.allow_guests``."""
     _check_text(subject, body)
+    unverified = verified_email_required(state, to_info(user) if user else None)
+    if unverified:
+        raise TicketProblem(403, unverified)
     email = ""
     if user is None:
         if not state.runtime.get("tickets.allow_guests"):

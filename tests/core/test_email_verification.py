@@ -137,3 +137,26 @@ def test_require_verified_switch(app):
     state.runtime.patch({"security.require_verified_email": True}, actor="t")
     assert "confirm your email address" in verified_email_required(state, user)
     assert verified_email_required(state, None) is not None
+
+
+def test_require_verified_blocks_tickets_and_community_until_confirmed(app, smtp_sink):
+    from core.community.service import CommunityError, create_thread
+    from core.models import User
+    from core.tickets.service import TicketProblem, create_ticket
+
+    state = app.extensions["plugdesk"]
+    client = app.test_client()
+    register(client)
+    state.runtime.patch({"security.require_verified_email": True}, actor="t")
+    with state.db.session() as s:
+        user = s.query(User).filter_by(username_key="vera").one()
+    with pytest.raises(TicketProblem) as exc:
+        create_ticket(state, user=user, department_id=1, subject="Help", body="please")
+    assert exc.value.status == 403 and "confirm your email address" in str(exc.value)
+    with pytest.raises(CommunityError) as exc:
+        create_thread(state, user, "Hello", "<p>first post</p>")
+    assert exc.value.status == 403
+    client.get(f"/verify-email/{token_in(smtp_sink.messages[0])}")
+    with state.db.session() as s:
+        user = s.query(User).filter_by(username_key="vera").one()
+    assert create_thread(state, user, "Hello", "<p>first post</p>").id
