@@ -11,11 +11,11 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from core.auth.sessions import has_role
+from core.auth.verification import verified_email_required
 from core.models import AuditEntry, User, utcnow
 from core.tickets import attachments
 from core.tickets.info import emit, message_info, ticket_infos
 from core.tickets.models import STATUSES, Department, DepartmentAgent, Ticket, TicketEvent, TicketMessage
-from core.auth.verification import verified_email_required
 from core.users import AccountError, normalize_email, to_info
 
 if TYPE_CHECKING:  # pragma: no cover
