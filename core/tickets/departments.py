@@ -115,7 +115,8 @@ def save_department(session: Session, department_id: int | None, data: Mapping[s
             raise DepartmentInvalid({"name": "Another department has this name."})
     agents = data.get("agent_ids")
     if agents is not None:
-        if not isinstance(agents, list) or not all(isinstance(a, int) and not isinstance(a, bool) for a in agents):
+        if not isinstance(agents, list) or not all(isinstance(a, int) and not isinstance(a, bool)
+                                                   and 0 < a < 2**31 for a in agents):  # ids: 32-bit integers
             raise DepartmentInvalid({"agent_ids": "Expected a list of user ids."})
         staff = set(session.scalars(select(User.id).where(User.id.in_(agents))))
         users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(staff)))}

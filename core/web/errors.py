@@ -59,8 +59,19 @@ def database_unavailable(exc: BaseException) -> bool:
     return isinstance(exc, sa_exc.TimeoutError)  # no pooled connection became free in time
 
 
+MAX_ID = 2**31 - 1  # ids are 32-bit integer columns (PostgreSQL ``integer``)
+
+
 def install(app: Flask) -> None:
     """Register the error handlers."""
+
+    @app.url_value_preprocessor
+    def ids_in_range(_endpoint: str | None, values: dict[str, object] | None) -> None:
+        # /tickets/99999999999 is simply not there; without this check the database driver fails (500)
+        if values and any(isinstance(v, int) and v > MAX_ID for v in values.values()):
+            from werkzeug.exceptions import NotFound
+
+            raise NotFound()
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):  # type: ignore[no-untyped-def]

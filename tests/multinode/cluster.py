@@ -5,7 +5,7 @@ separate process groups sharing one ``plugdesk.toml``, and nginx balancing round
 Every server can be stopped and started again on the same port, so tests can inject faults.
 
 The S3 endpoint is moto's ``ThreadedMotoServer`` inside a small helper process (``python -m
-tests.multinode.cluster moto PORT``) that stops and starts the HTTP listener on request: the listener
+tests.multinode.s3 PORT``, see s3.py) that stops and starts the HTTP listener on request: the listener
 goes away (connection refused, as with a dead S3) while the objects survive in the helper's memory, as
 they would in a real, durable S3. A plain ``moto_server`` restart would lose every object.
 """
@@ -19,13 +19,13 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tests.multinode.client import Http, login_token
+from tests.multinode.s3 import MotoControl
 from tests.realservers import free_port, port_open, spawn, stop, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -160,57 +160,6 @@ class Server:
         """Stop, then start on the same port."""
         self.stop()
         self.start()
-
-
-class MotoControl:
-    """The S3 helper process: ``stop()`` / ``start()`` the listener, objects are kept."""
-
-    def __init__(self, port: int, log: Path) -> None:
-        self.port = port
-        self.url = f"http://127.0.0.1:{port}"
-        self.proc = subprocess.Popen([sys.executable, "-m", "tests.multinode.cluster", "moto", str(port)],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=open(log, "ab"),
-                                     cwd=ROOT, text=True, preexec_fn=_pdeathsig)
-        self._command("ping")
-
-    def _command(self, word: str) -> None:
-        assert self.proc.stdin and self.proc.stdout
-        self.proc.stdin.write(word + "\n")
-        self.proc.stdin.flush()
-        answer = self.proc.stdout.readline().strip()
-        if answer != "ok":
-            raise RuntimeError(f"moto helper answered {answer!r} to {word!r}")
-
-    def start(self) -> None:
-        """Listen again (same port, same objects)."""
-        self._command("start")
-
-    def stop(self) -> None:
-        """Stop listening: clients get connection refused."""
-        self._command("stop")
-
-    def close(self) -> None:
-        """End the helper process."""
-        if self.proc.poll() is None:
-            self.proc.stdin.close() if self.proc.stdin else None
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-    def client(self) -> Any:
-        """A boto3 client for the endpoint."""
-        import boto3
-
-        return boto3.client("s3", endpoint_url=self.url, region_name="us-east-1", aws_access_key_id="testing",
-                            aws_secret_access_key="testing")
-
-
-def _pdeathsig() -> None:
-    import ctypes
-
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
 
 
 def _healthy(url: str) -> bool:
@@ -395,41 +344,3 @@ def start_cluster(root: Path | None = None) -> Cluster:
     except BaseException:
         cluster.close()
         raise
-
-
-def _moto_helper(port: int) -> None:
-    """Serve S3 with moto on ``port``; stdin commands ``start`` / ``stop`` / ``ping`` answer ``ok``."""
-    import logging
-
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server: Any = None
-
-    def start() -> None:
-        nonlocal server
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-        server.start()
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                if port_open(port):
-                    return
-            except OSError:
-                time.sleep(0.05)
-
-    start()
-    for line in sys.stdin:
-        word = line.strip()
-        if word == "stop" and server is not None:
-            server.stop()
-            server = None
-        elif word == "start" and server is None:
-            start()
-        print("ok", flush=True)
-    if server is not None:
-        server.stop()
-
-
-if __name__ == "__main__" and len(sys.argv) == 3 and sys.argv[1] == "moto":
-    _moto_helper(int(sys.argv[2]))
