@@ -26,6 +26,11 @@ class AccountError(ValueError):
         self.field = field
         self.message = message
 
+    @property
+    def messages(self) -> list[str]:
+        """Every problem, as a list (one sentence per failed requirement)."""
+        return [self.message]
+
 
 def normalize_username(raw: str) -> str:
     """NFKC + case-fold + strip: ``Admin``, ``ＡＤＭＩＮ`` and `` admin `` are one account."""

@@ -19,6 +19,11 @@ class PasswordRejected(AccountError):
         super().__init__(field, " ".join(problems))
         self.problems = problems
 
+    @property
+    def messages(self) -> list[str]:
+        """Each failed password requirement."""
+        return self.problems
+
 
 def set_password(state: AppState, user: UserInfo, password: str, *, check_rules: bool = True) -> None:
     """Validate ``password`` and hand it to the provider that owns ``user``."""

@@ -9,7 +9,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import text
 
 from core.app_state import state
-from core.auth.accounts import PasswordRejected, change_password, flag_noncompliant_password, register
+from core.auth.accounts import change_password, flag_noncompliant_password, register
 from core.auth.login import authenticate
 from core.auth.sessions import end_all_sessions, start_session
 from core.captcha import check_captcha, render_captcha
@@ -93,6 +93,14 @@ def healthz() -> ResponseReturnValue:
     return jsonify(body), 200 if healthy else 503
 
 
+def _logged_in(user_id: int, message: str, endpoint: str) -> ResponseReturnValue:
+    """Start a fresh session for ``user_id``, say ``message`` and go to ``endpoint``."""
+    with state().db.session() as s:
+        start_session(s.get(User, user_id))
+    flash(message, "success")
+    return redirect(url_for(endpoint))
+
+
 @bp.route("/register", methods=["GET", "POST"])
 def register_view() -> ResponseReturnValue:
     """Create a local account."""
@@ -112,15 +120,10 @@ def register_view() -> ResponseReturnValue:
             try:
                 user = register(st, username=form.username.data or "", email=form.email.data or "",
                                 password=form.password.data or "", display_name=form.display_name.data or "")
-            except PasswordRejected as exc:
-                errors["password"] = exc.problems
             except AccountError as exc:
-                errors[exc.field] = [exc.message]
+                errors[exc.field] = exc.messages
             else:
-                with st.db.session() as s:
-                    start_session(s.get(User, user.id))
-                flash("Welcome! Your account is ready.", "success")
-                return redirect(url_for("portal.index"))
+                return _logged_in(user.id, "Welcome! Your account is ready.", "portal.index")
     elif request.method == "POST":
         errors = {k: list(v) for k, v in form.errors.items()}
     status = 400 if errors else 200
@@ -182,15 +185,11 @@ def profile() -> ResponseReturnValue:
             try:
                 change_password(st, info, form.current_password.data or "", form.new_password.data or "",
                                 request_info())
-            except PasswordRejected as exc:
-                errors[exc.field] = exc.problems
             except AccountError as exc:
-                errors[exc.field] = [exc.message]
+                errors[exc.field] = exc.messages
             else:
-                with st.db.session() as s:
-                    start_session(s.get(User, user.id))
-                flash("Your password was changed. Other devices have been logged out.", "success")
-                return redirect(url_for("portal.profile"))
+                return _logged_in(user.id, "Your password was changed. Other devices have been logged out.",
+                                  "portal.profile")
     elif request.method == "POST":
         errors = {k: list(v) for k, v in form.errors.items()}
     return render_template("portal/profile.html", user=info, form=form, errors=errors,
