@@ -43,6 +43,14 @@ class CounterStore(abc.ABC):
     def write(self, key: str, value: str, ttl_seconds: int) -> None:
         """Store ``value`` with an expiry (overwrites)."""
 
+    def read_many(self, keys: list[str]) -> list[str | None]:
+        """Several :meth:`read` values at once (one round trip where the store allows it)."""
+        return [self.read(key) for key in keys]
+
+    def hit_many(self, items: list[tuple[str, int]]) -> list[int]:
+        """Several :meth:`hit` calls (``(key, window_seconds)``) at once, each atomic."""
+        return [self.hit(key, window) for key, window in items]
+
     def ping(self) -> None:  # noqa: B027 - in-process store is always there
         """Raise :class:`LimitsUnavailable` when the store cannot be reached."""
 
@@ -145,6 +153,19 @@ class RedisStore(CounterStore):
     def write(self, key: str, value: str, ttl_seconds: int) -> None:
         self._call(self.client.set, self.prefix + key, value, ex=ttl_seconds)
 
+    def read_many(self, keys: list[str]) -> list[str | None]:
+        return self._call(self.client.mget, [self.prefix + k for k in keys])
+
+    def hit_many(self, items: list[tuple[str, int]]) -> list[int]:
+        def run() -> list[int]:
+            pipe = self.client.pipeline(transaction=True)
+            for key, window in items:
+                pipe.incrby(self.prefix + key, 1)
+                pipe.expire(self.prefix + key, window, nx=True)
+            return [int(v) for v in pipe.execute()[::2]]
+
+        return self._call(run)
+
     def ping(self) -> None:
         self._call(self.client.ping)
 
@@ -203,6 +224,12 @@ class FallbackStore(CounterStore):
 
     def write(self, key: str, value: str, ttl_seconds: int) -> None:
         self._run("write", key, value, ttl_seconds)
+
+    def read_many(self, keys: list[str]) -> list[str | None]:
+        return self._run("read_many", keys)
+
+    def hit_many(self, items: list[tuple[str, int]]) -> list[int]:
+        return self._run("hit_many", items)
 
     def ping(self) -> None:
         self.primary.ping()

@@ -55,14 +55,13 @@ class Lockout:
         return bool(self.setting("security.brute_force.enabled"))
 
     def state(self, username_key: str) -> LockState:
-        """The current lock state of an account."""
+        """The current lock state of an account (one round trip to the store)."""
         k = _key(username_key)
-        until = float(self.store.read(f"bf:lock:{k}") or 0)
-        now = self.clock()
-        failures = self.store.get(f"bf:fail:{k}")
+        lock, fail, hour = self.store.read_many([f"bf:lock:{k}", f"bf:fail:{k}", f"bf:hour:{k}"])
+        until, failures, now = float(lock or 0), int(fail or 0), self.clock()
         if until > now:
             return LockState(True, until, failures)
-        if self.store.get(f"bf:hour:{k}") >= HOURLY_CAP:
+        if int(hour or 0) >= HOURLY_CAP:
             return LockState(True, now + HOUR, failures)
         return LockState(False, 0.0, failures)
 
@@ -70,18 +69,20 @@ class Lockout:
         """Tell whether logins for this account are refused right now."""
         return self.enabled() and self.state(username_key).locked
 
-    def record_failure(self, username_key: str) -> LockState:
-        """Count one failed login (atomically); lock the account when the threshold is reached."""
+    def record_failure(self, username_key: str, current: LockState | None = None) -> LockState:
+        """Count one failed login (atomically); lock the account when the threshold is reached.
+
+        :param current: the state read earlier in the same login, to save a round trip.
+        """
         if not self.enabled():
             return LockState(False)
         k = _key(username_key)
-        current = self.state(username_key)
+        current = current or self.state(username_key)
         if current.locked:
             return current
         window = int(self.setting("security.brute_force.window_seconds"))
         limit = int(self.setting("security.brute_force.max_failures"))
-        self.store.hit(f"bf:hour:{k}", HOUR)
-        failures = self.store.hit(f"bf:fail:{k}", window)
+        _hour, failures = self.store.hit_many([(f"bf:hour:{k}", HOUR), (f"bf:fail:{k}", window)])
         if failures < limit:
             return LockState(False, 0.0, failures)
         # Only the request that crossed the threshold sets the lock (claim is atomic), so parallel

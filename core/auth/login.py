@@ -37,7 +37,8 @@ def authenticate(app_state: AppState, username: str, password: str, request: Req
         return LoginOutcome(None, GENERIC_FAILURE)
     account = _find_account(app_state, key)
     lock_key = normalize_username(account.username) if account else key
-    if app_state.lockout.is_locked(lock_key):
+    lock = app_state.lockout.state(lock_key) if app_state.lockout.enabled() else None
+    if lock is not None and lock.locked:
         equal_work(password)  # a locked account answers in about the time of a wrong password
         log.info("login %r from %s refused: account locked", key, request.remote_addr)
         return LoginOutcome(None, GENERIC_FAILURE)
@@ -45,7 +46,7 @@ def authenticate(app_state: AppState, username: str, password: str, request: Req
     if outcome.user is not None:
         app_state.lockout.record_success(lock_key)
     elif outcome.message == GENERIC_FAILURE:
-        lock = app_state.lockout.record_failure(lock_key)
+        lock = app_state.lockout.record_failure(lock_key, lock)
         if lock.new:
             with app_state.db.session() as s:
                 s.add(AuditEntry(actor="system", ip=request.remote_addr, action="auth.lockout", target=lock_key,
