@@ -177,6 +177,8 @@ class Server:
                         str(pw), "--port", str(port)], check=True, capture_output=True)
         config = tmp / "d" / "plugdesk.toml"
         config.write_text(config.read_text().replace("[server]\n", "[server]\nmax_request_mb = 4096\n", 1))
+        subprocess.run([str(BIN / "plugdesk"), "--config", str(config), "settings", "set",
+                        "security.uploads.max_file_mb", "4096"], check=True, capture_output=True)
         log = open(tmp / "serve.log", "ab")  # noqa: SIM115 - closed with the process
         proc = subprocess.Popen([sys.executable, __file__, "--serve", str(config), str(port)], stdout=log,
                                 stderr=subprocess.STDOUT, env={**os.environ, "TMPDIR": str(tmp)})
