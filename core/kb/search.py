@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import Select, func, literal_column, or_, select, text
 from sqlalchemy.orm import Session
@@ -112,12 +112,8 @@ class PostgresFts(SearchBackend):
                   .op("||")(func.to_tsvector(config, KbArticle.body_text)))
         tsquery = func.to_tsquery(config, " & ".join(f"{t}:*" for t in terms))
         stmt: Select = select(KbArticle.id).where(vector.op("@@")(tsquery))
-        if published_only:
-            stmt = stmt.where(KbArticle.published.is_(True))
-        total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-        ids = session.scalars(stmt.order_by(func.ts_rank(vector, tsquery).desc(), KbArticle.id.desc())
-                              .limit(limit).offset(offset)).all()
-        return SearchPage(list(ids), int(total))
+        return _page(session, stmt, published_only, (func.ts_rank(vector, tsquery).desc(), KbArticle.id.desc()),
+                     limit, offset)
 
 
 class LikeSearch(SearchBackend):
@@ -137,11 +133,17 @@ class LikeSearch(SearchBackend):
         stmt: Select = select(KbArticle.id)
         for t in terms:
             stmt = stmt.where(or_(KbArticle.title.ilike(f"%{t}%"), KbArticle.body_text.ilike(f"%{t}%")))
-        if published_only:
-            stmt = stmt.where(KbArticle.published.is_(True))
-        total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-        ids = session.scalars(stmt.order_by(KbArticle.id.desc()).limit(limit).offset(offset)).all()
-        return SearchPage(list(ids), int(total))
+        return _page(session, stmt, published_only, (KbArticle.id.desc(),), limit, offset)
+
+
+def _page(session: Session, stmt: Select, published_only: bool, order: tuple[Any, ...], limit: int,
+          offset: int) -> SearchPage:
+    """Count the matches of ``stmt`` and return one page of article ids in ``order``."""
+    if published_only:
+        stmt = stmt.where(KbArticle.published.is_(True))
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    ids = session.scalars(stmt.order_by(*order).limit(limit).offset(offset)).all()
+    return SearchPage(list(ids), int(total))
 
 
 def backend_for(dialect: str) -> SearchBackend:

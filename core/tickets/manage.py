@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import func, or_, select
 
@@ -10,6 +10,7 @@ from core.app_state import state
 from core.auth.sessions import has_role
 from core.models import User
 from core.tickets import attachments, service
+from core.tickets.flashing import attempt
 from core.tickets.models import Department, Ticket, TicketEvent
 from core.web.forms import PostForm
 from core.web.helpers import current_user, login_required, request_info
@@ -102,15 +103,9 @@ def reply(ticket_id: int) -> ResponseReturnValue:
     assert user is not None
     _posted()
     internal = request.form.get("internal") == "on"
-    try:
-        service.reply(state(), ticket_id, user, request.form.get("body", ""), internal=internal,
-                      uploads=request.files.getlist("files"))
-    except service.TicketProblem as exc:
-        if exc.status == 404:
-            abort(404)
-        flash(exc.message, "error")
-    else:
-        flash("Internal note added." if internal else "Reply sent.", "success")
+    attempt(lambda: service.reply(state(), ticket_id, user, request.form.get("body", ""), internal=internal,
+                                  uploads=request.files.getlist("files")),
+            "Internal note added." if internal else "Reply sent.")
     return redirect(url_for("tickets_manage.view", ticket_id=ticket_id))
 
 
@@ -124,14 +119,7 @@ def update(ticket_id: int) -> ResponseReturnValue:
     changes = service.Changes(status=request.form.get("status") or None,
                               department_id=request.form.get("department_id", type=int),
                               assignee_id=request.form.get("assignee_id", type=int))
-    try:
-        service.update_ticket(state(), ticket_id, user, changes)
-    except service.TicketProblem as exc:
-        if exc.status == 404:
-            abort(404)
-        flash(exc.message, "error")
-    else:
-        flash("Saved.", "success")
+    attempt(lambda: service.update_ticket(state(), ticket_id, user, changes), "Saved.")
     return redirect(url_for("tickets_manage.view", ticket_id=ticket_id))
 
 
@@ -142,12 +130,7 @@ def delete(ticket_id: int) -> ResponseReturnValue:
     user = current_user()
     assert user is not None
     _posted()
-    try:
-        service.delete_ticket(state(), ticket_id, user, ip=request_info().remote_addr)
-    except service.TicketProblem as exc:
-        if exc.status == 404:
-            abort(404)
-        flash(exc.message, "error")
+    if not attempt(lambda: service.delete_ticket(state(), ticket_id, user, ip=request_info().remote_addr),
+                   f"Ticket #{ticket_id} was deleted."):
         return redirect(url_for("tickets_manage.view", ticket_id=ticket_id))
-    flash(f"Ticket #{ticket_id} was deleted.", "success")
     return redirect(url_for("tickets_manage.queue"))

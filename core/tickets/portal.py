@@ -9,6 +9,7 @@ from sqlalchemy import select
 from core.app_state import state
 from core.captcha import check_captcha, render_captcha
 from core.tickets import attachments, service
+from core.tickets.flashing import attempt
 from core.tickets.models import Department, Ticket
 from core.users import to_info
 from core.web.forms import PostForm
@@ -97,14 +98,8 @@ def reply(ticket_id: int) -> ResponseReturnValue:
     assert user is not None
     if not PostForm().validate_on_submit():
         abort(400)
-    try:
-        service.reply(state(), ticket_id, user, request.form.get("body", ""), uploads=request.files.getlist("files"))
-    except service.TicketProblem as exc:
-        if exc.status == 404:
-            abort(404)
-        flash(exc.message, "error")
-    else:
-        flash("Your reply was sent.", "success")
+    attempt(lambda: service.reply(state(), ticket_id, user, request.form.get("body", ""),
+                                  uploads=request.files.getlist("files")), "Your reply was sent.")
     return redirect(url_for("tickets_portal.view", ticket_id=ticket_id))
 
 
@@ -116,12 +111,6 @@ def close(ticket_id: int) -> ResponseReturnValue:
     assert user is not None
     if not PostForm().validate_on_submit():
         abort(400)
-    try:
-        service.update_ticket(state(), ticket_id, user, service.Changes(status="closed"))
-    except service.TicketProblem as exc:
-        if exc.status == 404:
-            abort(404)
-        flash(exc.message, "error")
-    else:
-        flash("The ticket is closed. Reply to reopen it.", "success")
+    attempt(lambda: service.update_ticket(state(), ticket_id, user, service.Changes(status="closed")),
+            "The ticket is closed. Reply to reopen it.")
     return redirect(url_for("tickets_portal.view", ticket_id=ticket_id))
