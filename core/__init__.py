@@ -11,7 +11,7 @@ __version__ = "0.1.0"
 #: Version of the hook contract (``core/hookspecs.py``). Minor bumps only add hooks or arguments;
 #: a major bump removes or changes something. Plugins declare the range they support in a
 #: module attribute ``PLUGDESK_HOOKS_VERSION`` (a PEP 440 specifier such as ``">=1.0,<2"``).
-HOOKS_VERSION = "1.0"
+HOOKS_VERSION = "1.1"
 
 PROJECT_NAME = "plugdesk"
 

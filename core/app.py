@@ -38,7 +38,7 @@ def _setting_specs(host: PluginHost, state_captchas: dict[str, Any], default_cap
             names = tuple(sorted(set(spec.choices) | set(state_captchas)))
             spec = SettingSpec(**{**spec.__dict__, "choices": names, "default": default_captcha})
         specs.append(spec)
-    for plugin, result in host.each("settings_schema"):
+    for plugin, result in host.startup_each("settings_schema"):
         for spec in result or []:
             if not spec.key.startswith(f"plugins.{plugin}."):
                 raise StartupError(f"plugin {plugin!r} declares setting {spec.key!r}; plugin settings must start "
@@ -91,17 +91,18 @@ def build_state(settings: Settings, plugins: Mapping[str, object] | None = None)
     state_ref: dict[str, AppState] = {}
     runtime = RuntimeSettings(db, _setting_specs(host, captchas, default_captcha), [_captcha_check(state_ref)])
     ctx.runtime = runtime
-    providers = [p for _plugin, result in host.each("auth_providers", ctx=ctx) for p in (result or [])]
+    plugin_providers = {plugin: list(result or []) for plugin, result in host.startup_each("auth_providers", ctx=ctx)}
+    providers = [p for listed in plugin_providers.values() for p in listed]
     names = [p.name for p in providers]
     if len(set(names)) != len(names):
         raise StartupError(f"two auth providers share a name: {sorted({n for n in names if names.count(n) > 1})}")
     lockout = Lockout(FallbackStore(ctx.limits, MemoryStore()), runtime.get)
     state = AppState(settings=settings, db=db, host=host, ctx=ctx, runtime=runtime, lockout=lockout,
-                     auth_providers=providers,
+                     auth_providers=providers, plugin_providers=plugin_providers,
                      captchas=captchas, storages=storages)
     state_ref["state"] = state
     runtime.on_change.append(lambda key, old, new, actor: host.notify(
-        "setting_changed", state.log_plugin_error, key=key, old=old, new=new, actor=actor, ctx=ctx))
+        "setting_changed", key=key, old=old, new=new, actor=actor, ctx=ctx))
     return state
 
 
@@ -160,7 +161,7 @@ def create_app(settings: Settings | str | os.PathLike[str] | None = None, *,
     from core.community.web import register as register_kb_and_community  # KB + community blueprints
     register_kb_and_community(app, csrf)
     install_tickets(app, csrf)  # tickets, departments, retention
-    for plugin, blueprints in state.host.each("register_blueprints", ctx=state.ctx):
+    for plugin, blueprints in state.host.startup_each("register_blueprints", ctx=state.ctx):
         for blueprint in blueprints or []:
             if blueprint.name in app.blueprints:
                 raise StartupError(f"plugin {plugin!r} registers blueprint {blueprint.name!r}, which exists")

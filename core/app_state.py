@@ -30,15 +30,10 @@ class AppState:
     runtime: RuntimeSettings
     lockout: Lockout
     auth_providers: list[AuthProviderInfo] = field(default_factory=list)
+    plugin_providers: dict[str, list[AuthProviderInfo]] = field(default_factory=dict)  # plugin -> providers
     captchas: dict[str, CaptchaProvider] = field(default_factory=dict)
     storages: dict[str, BlobStore] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)
-
-    @staticmethod
-    def log_plugin_error(plugin: str, exc: BaseException) -> None:
-        """Log an exception raised by a plugin's event hook."""
-        log.error("plugin %s failed in an event hook: %s: %s", plugin, exc.__class__.__name__, exc,
-                  exc_info=exc)
 
     def provider(self, name: str) -> AuthProviderInfo | None:
         """The auth provider info for a provider name (``user.provider``)."""

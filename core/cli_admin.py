@@ -186,10 +186,9 @@ def plugins_test(ctx: click.Context, name: str, provider: str | None, username: 
     _app, st = _state(ctx)
     if name not in st.host.info:
         raise Fail(f"plugin {name!r} is not enabled; enabled: {', '.join(st.host.info)}")
-    impls = [i for i in st.host.impls("plugin_diagnose") if i.plugin_name == name]
-    if not impls:
+    if not st.host.implements(name, "plugin_diagnose"):
         raise Fail(f"plugin {name!r} has no connection test")
-    steps = st.host.call_impl(impls[0], ctx=st.ctx, provider=provider, username=username) or []
+    steps = st.host.one(name, "plugin_diagnose", ctx=st.ctx, provider=provider, username=username) or []
     if as_json:
         click.echo(json.dumps([asdict(s) for s in steps], indent=2))
     else:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import inspect
 
 from core import HOOKS_VERSION, hookspecs
+from core.hookspecs import CALL_STYLES
 from core.plugins import deprecation_notes, spec_names
 
 INTRO = f"""# The plugdesk hook contract (HOOKS_VERSION {HOOKS_VERSION})
@@ -48,6 +49,22 @@ Value types (`AuthResult`, `Identity`, `UserInfo`, `CaptchaProvider`, `BlobStore
 #: The hook contract's history, newest first: (HOOKS_VERSION, what changed). Add an entry with every change
 #: to ``core/hookspecs.py``; a rename also goes into ``core.plugins.DEPRECATED_HOOKS`` / ``DEPRECATED_ARGS``.
 CHANGELOG: list[tuple[str, list[str]]] = [
+    ("1.1", [
+        "Core calls every hook through pluggy (`pm.hook`, or a one-plugin `subset_hook_caller` for per-plugin "
+        "hooks), in the calling style each hook declares (`first`, `collect`, `each`, `chain`, `vote`, `notify`, "
+        "`one`; shown next to each hook below). Behaviour change: **wrappers are honoured**. Before 1.1 a "
+        "`@hookimpl(wrapper=True)` implementation of a per-plugin hook was called like a plain function: its "
+        "body never ran and its generator was counted as a result (a wrapper `moderation_check` held every "
+        "post). Now a wrapper wraps the whole call of a `first`/`collect` hook and each plugin's call of a "
+        "per-plugin hook; a plugin with both a wrapper and a plain implementation of one per-plugin hook is "
+        "refused at startup. `tryfirst`/`trylast` reorder every chain and vote, and pluggy's tracing and "
+        "`add_hookcall_monitoring` see every call (`core.testing.HookRecorder` uses only that channel).",
+        "`auth_authenticate` gains the argument `username_as_typed` (the username before normalising) and is "
+        "documented as the `chain` it always was: `denied` stops it, `unavailable` and `None` go on (it is no "
+        "longer marked *firstresult*, which never described it).",
+        "People whose provider is unreachable read the provider's `label` (\"Acme Control Panel cannot be "
+        "reached right now\") instead of fixed directory wording.",
+    ]),
     ("1.0", [
         "First published contract: configuration (`parse_config`, `settings_schema`, `register_blueprints`), "
         "the auth chain (`auth_providers`, `auth_authenticate`, `auth_set_password`), single-choice areas "
@@ -101,7 +118,8 @@ def render() -> str:
     for name in spec_names():
         func = getattr(hookspecs, name)
         opts = getattr(func, "plugdesk_spec", {}) or {}
-        flag = " *(firstresult)*" if opts.get("firstresult") else ""
+        style = CALL_STYLES.get(name, "?")
+        flag = f" *({style}{', firstresult' if opts.get('firstresult') else ''})*"
         if name in GROUP_NOTES:
             parts.append(GROUP_NOTES[name] + "\n")
         parts.append(f"### `{name}`{flag}\n\n```python\n{signature(name)}\n```\n\n"

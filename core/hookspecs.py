@@ -5,7 +5,12 @@ Conventions (as in pytest and datasette):
 * An implementation may accept fewer arguments than the spec lists; pluggy passes only those it names.
 * ``ctx`` is the :class:`core.context.PluginContext` of the running app: settings, the plugin's own
   parsed config, runtime settings, the user directory, credentials, mail and logging.
-* Hooks marked *firstresult* stop at the first non-``None`` result.
+* Every hook declares how core calls it (``@calling``, see :mod:`core.plugin_calls`): ``first`` (the first
+  non-``None`` result of a *firstresult* hook), ``collect`` (every result), ``each`` (every plugin, results
+  by plugin name), ``chain`` (plugins in order until one decides), ``vote`` (every plugin, isolated),
+  ``notify`` (every plugin, isolated; failures logged) or ``one`` (a single named plugin).
+* Wrappers (``@hookimpl(wrapper=True)`` or ``hookwrapper=True``) are honoured: around the whole call of a
+  ``first``/``collect`` hook, and around each plugin's call of a per-plugin hook.
 * Hooks are only ever added; renames go through a deprecation period (see ``docs/hooks.md``).
 
 ``HOOKS_VERSION`` in :mod:`core` is the version of this file's contract.
@@ -13,11 +18,32 @@ Conventions (as in pytest and datasette):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from core import hookspec
+
+#: How core calls each hook (see :mod:`core.plugin_calls`): filled in by :func:`calling`.
+CALL_STYLES: dict[str, str] = {}
+
+_STYLES = ("first", "collect", "each", "chain", "vote", "notify", "one")
+
+
+def calling(style: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare how core calls a hook: ``first``, ``collect``, ``each``, ``chain``, ``vote``, ``notify`` or ``one``.
+
+    Put it under ``@hookspec``; ``docs/hooks.md`` shows the style next to each hook.
+    """
+    if style not in _STYLES:
+        raise ValueError(f"unknown calling style {style!r}; one of {', '.join(_STYLES)}")
+
+    def mark(func: Callable[..., Any]) -> Callable[..., Any]:
+        CALL_STYLES[func.__name__] = style
+        return func
+
+    return mark
+
 
 if TYPE_CHECKING:  # pragma: no cover - imported for annotations only
     from flask import Blueprint
@@ -33,6 +59,8 @@ if TYPE_CHECKING:  # pragma: no cover - imported for annotations only
         RequestInfo,
         SettingSpec,
         SweepReport,
+        TicketInfo,
+        TicketMessageInfo,
         UserInfo,
         Verdict,
     )
@@ -42,6 +70,7 @@ if TYPE_CHECKING:  # pragma: no cover - imported for annotations only
 
 
 @hookspec
+@calling("one")
 def parse_config(raw: Mapping[str, Any], ctx: PluginContext) -> Any:
     """Validate this plugin's own ``[plugins.NAME]`` table from ``plugdesk.toml``.
 
@@ -57,6 +86,7 @@ def parse_config(raw: Mapping[str, Any], ctx: PluginContext) -> Any:
 
 
 @hookspec
+@calling("each")
 def settings_schema() -> list[SettingSpec]:
     """Declare runtime settings this plugin adds to the admin UI, the API and ``plugdesk settings``.
 
@@ -68,6 +98,7 @@ def settings_schema() -> list[SettingSpec]:
 
 
 @hookspec
+@calling("each")
 def register_blueprints(ctx: PluginContext) -> list[Blueprint]:
     """Return Flask blueprints to mount (pages or API routes the plugin adds).
 
@@ -82,6 +113,7 @@ def register_blueprints(ctx: PluginContext) -> list[Blueprint]:
 
 
 @hookspec
+@calling("each")
 def auth_providers(ctx: PluginContext) -> list[AuthProviderInfo]:
     """Describe the auth providers this plugin contributes (name, label, external, registration).
 
@@ -90,27 +122,36 @@ def auth_providers(ctx: PluginContext) -> list[AuthProviderInfo]:
     """
 
 
-@hookspec(firstresult=True)
+@hookspec
+@calling("chain")
 def auth_authenticate(
-    username: str, password: str, request: RequestInfo, ctx: PluginContext
+    username: str, password: str, request: RequestInfo, ctx: PluginContext, username_as_typed: str
 ) -> AuthResult | None:
-    """Check credentials. Called in ``[plugins] enabled`` order; stops at the first non-``None``.
+    """Check credentials. Called once per plugin in ``[plugins] enabled`` order (the login chain).
 
     Core has already refused empty or whitespace-only usernames and passwords, normalised the
-    username (NFKC, case-folded, stripped) and checked brute-force limits. Return
-    ``AuthResult.ok(identity)`` to log in, ``AuthResult.denied(reason)`` when the account is yours and
-    the credentials are wrong, ``AuthResult.unavailable(reason)`` when your backend is down, or ``None``
-    to defer to the next provider. An exception fails the login closed and is logged with the plugin's
-    name.
+    username (NFKC, case-folded, stripped) and checked brute-force limits. The chain rules:
 
-    :param username: the normalised username as typed (may be an email address or UPN).
+    * ``AuthResult.ok(identity)`` logs the person in and stops the chain.
+    * ``AuthResult.denied(reason)`` (the account is yours and the credentials are wrong) stops the chain:
+      later providers are not asked, and the failure counts toward the brute-force lockout.
+    * ``AuthResult.unavailable(reason)`` (your backend is down) lets the chain go on with the next provider
+      and never counts toward the lockout; when no provider accepts, the person is told the provider is
+      unavailable (by its ``label``).
+    * ``None`` defers to the next provider.
+    * An exception fails the login closed (no later provider is asked) and is logged with the plugin's name.
+
+    :param username: the normalised username (NFKC, case-folded, stripped; may be an email address or UPN).
     :param password: the password exactly as typed (never log it).
     :param request: who is asking.
     :param ctx: the app's plugin context.
+    :param username_as_typed: the username exactly as the person typed it, before normalising (since 1.1),
+        for backends whose usernames are case-sensitive.
     """
 
 
 @hookspec(firstresult=True)
+@calling("first")
 def auth_set_password(user: UserInfo, password: str, ctx: PluginContext) -> bool | None:
     """Store a new password for ``user`` if your provider owns it (``user.provider``).
 
@@ -127,6 +168,7 @@ def auth_set_password(user: UserInfo, password: str, ctx: PluginContext) -> bool
 
 
 @hookspec
+@calling("each")
 def captcha_providers(ctx: PluginContext) -> dict[str, CaptchaProvider]:
     """Return captcha providers by name; ``[captcha] provider`` picks one.
 
@@ -138,6 +180,7 @@ def captcha_providers(ctx: PluginContext) -> dict[str, CaptchaProvider]:
 
 
 @hookspec
+@calling("each")
 def storage_backends(ctx: PluginContext) -> dict[str, BlobStore]:
     """Return blob stores by name; ``[storage] backend`` picks one.
 
@@ -152,6 +195,7 @@ def storage_backends(ctx: PluginContext) -> dict[str, BlobStore]:
 
 
 @hookspec
+@calling("vote")
 def moderation_check(author: UserInfo, post: PostInfo, ctx: PluginContext) -> Verdict | None:
     """Vote on a new community post. Core combines all votes: reject > hold > allow.
 
@@ -163,6 +207,7 @@ def moderation_check(author: UserInfo, post: PostInfo, ctx: PluginContext) -> Ve
 
 
 @hookspec
+@calling("each")
 def retention_sweep(now: datetime, dry_run: bool, ctx: PluginContext) -> SweepReport | None:
     """Apply (or, with ``dry_run``, report) retention rules as of ``now`` (UTC).
 
@@ -179,6 +224,7 @@ def retention_sweep(now: datetime, dry_run: bool, ctx: PluginContext) -> SweepRe
 
 
 @hookspec
+@calling("notify")
 def user_registered(user: UserInfo, ctx: PluginContext) -> None:
     """Called after a new account was committed (self-registration, admin, CLI or just-in-time).
 
@@ -188,6 +234,7 @@ def user_registered(user: UserInfo, ctx: PluginContext) -> None:
 
 
 @hookspec
+@calling("notify")
 def user_logged_in(user: UserInfo, request: RequestInfo, ctx: PluginContext) -> None:
     """Called after a successful login (web or API).
 
@@ -198,6 +245,7 @@ def user_logged_in(user: UserInfo, request: RequestInfo, ctx: PluginContext) -> 
 
 
 @hookspec
+@calling("notify")
 def setting_changed(key: str, old: Any, new: Any, actor: str, ctx: PluginContext) -> None:
     """Called after a runtime setting was changed and audited.
 
@@ -213,6 +261,7 @@ def setting_changed(key: str, old: Any, new: Any, actor: str, ctx: PluginContext
 
 
 @hookspec
+@calling("one")
 def plugin_diagnose(ctx: PluginContext, provider: str | None, username: str | None) -> list[DiagnosticStep] | None:
     """Run a connection test for ``plugdesk plugins test NAME`` and the Plugins page's "Test" button.
 
@@ -228,11 +277,8 @@ def plugin_diagnose(ctx: PluginContext, provider: str | None, username: str | No
 
 # --------------------------------------------------------------------------- tickets (lifecycle events)
 
-if TYPE_CHECKING:  # pragma: no cover - imported for annotations only
-    from core.tickets.info import TicketInfo, TicketMessageInfo
-
-
 @hookspec
+@calling("notify")
 def ticket_created(ticket: TicketInfo, message: TicketMessageInfo, ctx: PluginContext) -> None:
     """Called after a new ticket and its first message were committed (portal, API, guest form).
 
@@ -243,6 +289,7 @@ def ticket_created(ticket: TicketInfo, message: TicketMessageInfo, ctx: PluginCo
 
 
 @hookspec
+@calling("notify")
 def ticket_replied(ticket: TicketInfo, message: TicketMessageInfo, ctx: PluginContext) -> None:
     """Called after a reply or an internal note was committed to a ticket.
 
@@ -257,6 +304,7 @@ def ticket_replied(ticket: TicketInfo, message: TicketMessageInfo, ctx: PluginCo
 
 
 @hookspec
+@calling("notify")
 def ticket_closed(ticket: TicketInfo, actor: str, ctx: PluginContext) -> None:
     """Called after a ticket was closed by a person or by a retention sweep.
 
@@ -267,6 +315,7 @@ def ticket_closed(ticket: TicketInfo, actor: str, ctx: PluginContext) -> None:
 
 
 @hookspec
+@calling("notify")
 def ticket_locked(ticket: TicketInfo, actor: str, ctx: PluginContext) -> None:
     """Called after a closed ticket was locked (the customer can no longer reply).
 
@@ -277,6 +326,7 @@ def ticket_locked(ticket: TicketInfo, actor: str, ctx: PluginContext) -> None:
 
 
 @hookspec
+@calling("notify")
 def ticket_deleted(ticket: TicketInfo, actor: str, ctx: PluginContext) -> None:
     """Called after a ticket, its messages, history and attachment references were deleted.
 
@@ -289,6 +339,7 @@ def ticket_deleted(ticket: TicketInfo, actor: str, ctx: PluginContext) -> None:
 
 
 @hookspec
+@calling("each")
 def plugin_warnings(ctx: PluginContext) -> list[str] | None:
     """Configuration warnings to show loudly on the Plugins page (e.g. "TLS certificate validation is off").
 

@@ -35,16 +35,11 @@ def combine(votes: Iterable[tuple[str, Verdict | None]]) -> ModerationDecision:
 
 def collect_votes(st: AppState, author: UserInfo, post: PostInfo) -> list[tuple[str, Verdict | None]]:
     """Ask every enabled plugin's ``moderation_check`` (in plugin order); failures become holds."""
-    votes: list[tuple[str, Verdict | None]] = []
-    st.host.trace("moderation_check", {"author": author, "post": post, "ctx": st.ctx})
-    for impl in st.host.impls("moderation_check"):
-        try:
-            verdict = st.host.call_impl(impl, author=author, post=post, ctx=st.ctx)
-        except Exception as exc:
-            log.exception("moderation plugin %s failed; holding the post", impl.plugin_name)
-            verdict = Verdict.hold(f"the moderation check failed ({exc.__class__.__name__}); held for review")
-        votes.append((impl.plugin_name, verdict))
-    return votes
+    def failed(plugin: str, exc: Exception) -> Verdict:
+        log.error("moderation plugin %s failed; holding the post", plugin)
+        return Verdict.hold(f"the moderation check failed ({exc.__class__.__name__}); held for review")
+
+    return st.host.vote("moderation_check", failed, author=author, post=post, ctx=st.ctx)
 
 
 def moderate(st: AppState, author: UserInfo, post: PostInfo) -> ModerationDecision:

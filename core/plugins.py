@@ -5,11 +5,8 @@ from __future__ import annotations
 import difflib
 import importlib.metadata as md
 import inspect
-import keyword
 import logging
-import types
-import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -20,19 +17,15 @@ from packaging.version import Version
 
 from core import HOOKS_VERSION, PROJECT_NAME, hookspecs
 from core.context import PluginContext
+from core.plugin_calls import HookCalls, PluginCallError
+from core.plugin_compat import DEPRECATED_ARGS as DEPRECATED_ARGS
+from core.plugin_compat import DEPRECATED_HOOKS as DEPRECATED_HOOKS
+from core.plugin_compat import ContractManager, adapt_deprecated_args
+from core.plugin_compat import deprecation_notes as deprecation_notes
 from core.settings import Settings
 from core.types import PluginConfigError
 
 ENTRY_POINT_GROUP = "plugdesk.plugins"
-
-#: Renamed hooks: old name -> (new name, HOOKS_VERSION from which the old name is refused). While
-#: ``HOOKS_VERSION`` is below the removal version, an implementation under the old name is registered as
-#: the new hook with a :class:`DeprecationWarning` naming the replacement. Empty in contract 1.0.
-DEPRECATED_HOOKS: dict[str, tuple[str, str]] = {}
-
-#: Renamed hook arguments: (hook, old argument) -> (new argument, removal version). An implementation that
-#: still names the old argument is called with the new argument's value under the old name, with a warning.
-DEPRECATED_ARGS: dict[tuple[str, str], tuple[str, str]] = {}
 
 log = logging.getLogger("plugdesk.plugins")
 
@@ -73,100 +66,24 @@ def loadable_defaults() -> list[str]:
     return names
 
 
-def _still_supported(removal: str) -> bool:
-    return Version(HOOKS_VERSION) < Version(removal)
-
-
-def deprecation_notes() -> list[str]:
-    """One line per deprecated hook or argument (for ``docs/hooks.md``)."""
-    notes = [f"hook `{old}` is deprecated: use `{new}`; removed in {removal}"
-             for old, (new, removal) in sorted(DEPRECATED_HOOKS.items())]
-    notes += [f"argument `{arg}` of `{hook}` is deprecated: use `{new}`; removed in {removal}"
-              for (hook, arg), (new, removal) in sorted(DEPRECATED_ARGS.items())]
-    return notes
-
-
-def _warn(plugin: str, message: str) -> None:
-    text = f"plugin {plugin!r}: {message}"
-    warnings.warn(text, DeprecationWarning, stacklevel=3)
-    log.warning("%s", text)
-
-
-class _Manager(pluggy.PluginManager):
-    """Maps deprecated hook names to their replacement (pluggy's ``specname``) with a warning."""
-
-    def parse_hookimpl_opts(self, plugin: Any, name: str) -> Any:
-        opts = super().parse_hookimpl_opts(plugin, name)
-        if opts is None or opts.get("specname") or name not in DEPRECATED_HOOKS:
-            return opts
-        new, removal = DEPRECATED_HOOKS[name]
-        if not _still_supported(removal):
-            return opts  # reported as an unknown hook, with the replacement's name
-        _warn(self.registering, f"hook {name!r} is deprecated and will stop working in hook contract "
-                                 f"{removal}; rename it to {new!r}")
-        return {**opts, "specname": new}
-
-    registering: str = "?"  # the plugin being registered (named in warnings)
-
-
-def _adapter(func: Callable[..., Any], renames: dict[str, str]) -> Callable[..., Any]:
-    """A function taking the new argument names that calls ``func`` with the old ones."""
-    args = list(inspect.signature(func).parameters)
-    names = [renames.get(a, a) for a in args]
-    if not all(n.isidentifier() and not keyword.iskeyword(n) for n in names):
-        return func
-    source = (f"def {func.__name__}({', '.join(names)}):\n"
-              f"    return _func({', '.join(f'{a}={renames.get(a, a)}' for a in args)})\n")
-    scope: dict[str, Any] = {"_func": func}
-    exec(compile(source, f"<deprecated arguments of {func.__name__}>", "exec"), scope)  # identifiers only
-    wrapped = scope[func.__name__]
-    setattr(wrapped, f"{PROJECT_NAME}_impl", getattr(func, f"{PROJECT_NAME}_impl"))
-    return wrapped
-
-
-def adapt_deprecated_args(name: str, plugin: object) -> object:
-    """``plugin`` itself, or a namespace copy whose hook functions use the new argument names."""
-    if not DEPRECATED_ARGS:
-        return plugin
-    replaced: dict[str, Any] = {}
-    for attr in dir(plugin):
-        func = getattr(plugin, attr, None)
-        opts = getattr(func, f"{PROJECT_NAME}_impl", None)
-        if not callable(func) or not isinstance(opts, dict):
-            continue
-        hook = opts.get("specname") or DEPRECATED_HOOKS.get(attr, (attr, ""))[0]
-        renames = {}
-        for arg in inspect.signature(func).parameters:
-            new, removal = DEPRECATED_ARGS.get((hook, arg), (None, ""))
-            if new and _still_supported(removal):
-                renames[arg] = new
-                _warn(name, f"argument {arg!r} of hook {hook!r} is deprecated and will stop working in hook "
-                            f"contract {removal}; rename it to {new!r}")
-        if renames:
-            replaced[attr] = _adapter(func, renames)
-    if not replaced:
-        return plugin
-    copy = types.SimpleNamespace(**{a: getattr(plugin, a) for a in dir(plugin) if not a.startswith("__")})
-    for attr, func in replaced.items():
-        setattr(copy, attr, func)
-    return copy
-
-
 def spec_names() -> list[str]:
     """Names of every hook in the contract."""
     return sorted(n for n, f in vars(hookspecs).items()
                   if inspect.isfunction(f) and hasattr(f, f"{PROJECT_NAME}_spec"))
 
 
-class PluginHost:
-    """The app's plugin manager plus what core derived from it (chain order, info, configs)."""
+class PluginHost(HookCalls):
+    """The app's plugin manager plus what core derived from it (chain order, info, configs).
+
+    Core calls plugins only through the calling styles of :class:`core.plugin_calls.HookCalls`.
+    """
 
     def __init__(self, settings: Settings, extra: Mapping[str, object] | None = None) -> None:
         self.settings = settings
-        self.pm = _Manager(PROJECT_NAME)
+        self.pm = ContractManager(PROJECT_NAME)
         self.pm.add_hookspecs(hookspecs)
+        self._setup_calls()
         self.order: list[str] = []
-        self.monitors: list[Callable[[str, dict[str, Any]], None]] = []
         self.info: dict[str, PluginInfo] = {}
         self._load(dict(extra or {}))
 
@@ -217,6 +134,9 @@ class PluginHost:
             except ValueError as exc:
                 raise StartupError(f"plugin {name!r} could not be registered: {exc}") from exc
         self._check_unknown_hooks()
+        problems = self.wrapper_problems()
+        if problems:
+            raise StartupError(problems[0])
         for name, _plugin, version, dist in loaded:
             hooks = tuple(sorted(h.name for h in self.pm.get_hookcallers(self.pm.get_plugin(name)) or []))
             declared = getattr(_plugin, "PLUGDESK_HOOKS_VERSION", f"=={HOOKS_VERSION}")
@@ -253,35 +173,14 @@ class PluginHost:
                                    + suggestion
                                    + "; see docs/hooks.md for the hook names")
 
-    # ------------------------------------------------------------------ calling
-    def trace(self, hook: str, kwargs: dict[str, Any]) -> None:
-        """Tell monitors (e.g. the test harness's hook recorder) that core is calling ``hook``."""
-        for monitor in self.monitors:
-            monitor(hook, kwargs)
-
-    def impls(self, hook: str) -> list[pluggy.HookImpl]:
-        """Implementations of ``hook`` in call order (first enabled plugin first)."""
-        return list(reversed(getattr(self.pm.hook, hook).get_hookimpls()))
-
-    @staticmethod
-    def call_impl(impl: pluggy.HookImpl, **kwargs: Any) -> Any:
-        """Call one implementation with just the arguments it declares."""
-        return impl.function(*[kwargs[arg] for arg in impl.argnames])
-
-    def each(self, hook: str, **kwargs: Any) -> Iterator[tuple[str, Any]]:
-        """Yield ``(plugin name, result)`` for every implementation, in chain order."""
-        self.trace(hook, kwargs)
-        for impl in self.impls(hook):
-            yield impl.plugin_name, self.call_impl(impl, **kwargs)
-
+    # ------------------------------------------------------------------ startup calls
     def configure(self, ctx: PluginContext) -> None:
         """Run every plugin's ``parse_config`` on its own table; store the results in ``ctx``."""
-        with_parser = set()
-        for impl in self.impls("parse_config"):
-            name = impl.plugin_name
-            with_parser.add(name)
+        with_parser = set(self.implementers("parse_config"))
+        for name in self.implementers("parse_config"):
             try:
-                ctx._plugin_configs[name] = self.call_impl(impl, raw=self.settings.plugin_table(name), ctx=ctx)
+                ctx._plugin_configs[name] = self.one(name, "parse_config", raw=self.settings.plugin_table(name),
+                                                     ctx=ctx)
             except PluginConfigError as exc:
                 raise StartupError(f"plugin {name!r}: [plugins.{name}] {exc.key}: {exc.message}"
                                    f"{self._where()}") from exc
@@ -293,26 +192,25 @@ class PluginHost:
                 raise StartupError(f"plugin {name!r} takes no configuration, but [plugins.{name}] is set"
                                    f"{self._where()}; remove the table")
 
+    def startup_each(self, hook: str, **kwargs: Any) -> list[tuple[str, Any]]:
+        """:meth:`each` for hooks called while the app starts: a failing plugin stops startup, named."""
+        try:
+            return self.each(hook, **kwargs)
+        except PluginCallError as exc:
+            raise StartupError(f"plugin {exc.plugin!r} failed in {hook}: {exc.error.__class__.__name__}: "
+                               f"{exc.error}") from exc
+
     def registry(self, hook: str, what: str, ctx: PluginContext) -> dict[str, Any]:
         """Merge ``{name: provider}`` dicts from a single-choice hook; a name claimed twice stops startup."""
         merged: dict[str, Any] = {}
         owner: dict[str, str] = {}
-        for plugin, result in self.each(hook, ctx=ctx):
+        for plugin, result in self.startup_each(hook, ctx=ctx):
             for key, value in (result or {}).items():
                 if key in merged:
                     raise StartupError(f"two plugins claim {what} {key!r}: {owner[key]!r} and {plugin!r}; "
                                        "enable only one of them")
                 merged[key], owner[key] = value, plugin
         return merged
-
-    def notify(self, hook: str, log: Callable[[str, BaseException], None], **kwargs: Any) -> None:
-        """Call a lifecycle hook on every plugin; a failing plugin is logged, never breaks the caller."""
-        self.trace(hook, kwargs)
-        for impl in self.impls(hook):
-            try:
-                self.call_impl(impl, **kwargs)
-            except Exception as exc:  # events must not undo what already happened
-                log(impl.plugin_name, exc)
 
 
 def plugin_module_names(module: ModuleType) -> list[str]:

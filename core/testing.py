@@ -69,42 +69,67 @@ def _create(base: Mapping[str, Any], extra: Mapping[str, object] | None) -> Flas
     return create_app(load_settings(None, overrides=base, environ={}), plugins=extra)
 
 
+@dataclass(frozen=True)
+class HookCall:
+    """One pluggy call seen by a :class:`HookRecorder`.
+
+    ``call_id`` groups the per-plugin pluggy calls of one call by core (a ``notify`` hook with three
+    implementations makes three pluggy calls, one per plugin, with one ``call_id``); ``plugins`` names the
+    plugins whose implementations took part (wrappers included).
+    """
+
+    hook: str
+    kwargs: dict[str, Any]
+    plugins: tuple[str, ...]
+    call_id: int
+
+
 @dataclass
 class HookRecorder:
-    """Records hook calls (name and keyword arguments) made through an app's plugin manager."""
+    """Records hook calls made through an app's plugin manager (pluggy's own call monitoring).
 
-    records: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    ``recorder.calls("user_registered")`` lists the keyword arguments of every call core made, once per
+    call however many plugins implement the hook; ``recorder.records`` has every pluggy call with the
+    plugins it reached.
+    """
+
+    records: list[HookCall] = field(default_factory=list)
     _undo: Callable[[], None] | None = None
 
     def calls(self, hook: str) -> list[dict[str, Any]]:
-        """Keyword arguments of every call of ``hook``, in order."""
-        return [kwargs for name, kwargs in self.records if name == hook]
+        """Keyword arguments of every call of ``hook`` by core, in order."""
+        seen: set[int] = set()
+        found = []
+        for record in self.records:
+            if record.hook == hook and record.call_id not in seen:
+                seen.add(record.call_id)
+                found.append(record.kwargs)
+        return found
+
+    def plugins_called(self, hook: str) -> list[str]:
+        """Plugins whose implementation of ``hook`` was called, in order (wrappers included)."""
+        return [p for record in self.records if record.hook == hook for p in record.plugins]
 
     def attach(self, app: Flask) -> HookRecorder:
         """Start recording calls on ``app``."""
+        from core.plugin_calls import current_call
+
         host = app.extensions["plugdesk"].host
+        direct = iter(range(-1, -10**9, -1))  # ids for pluggy calls made outside core's host
 
-        def before(hook_name: str, _impls: Any, kwargs: dict[str, Any]) -> None:
-            self.records.append((hook_name, dict(kwargs)))
+        def before(hook_name: str, impls: Any, kwargs: dict[str, Any]) -> None:
+            call = current_call()
+            call_id = call[0] if call and call[1] == hook_name else next(direct)
+            self.records.append(HookCall(hook_name, dict(kwargs), tuple(i.plugin_name for i in impls), call_id))
 
-        def traced(hook_name: str, kwargs: dict[str, Any]) -> None:
-            self.records.append((hook_name, dict(kwargs)))
-
-        undo_pluggy = host.pm.add_hookcall_monitoring(before, lambda *a: None)
-        host.monitors.append(traced)
-
-        def undo() -> None:
-            undo_pluggy()
-            if traced in host.monitors:
-                host.monitors.remove(traced)
-
-        self._undo = undo
+        self._undo = host.pm.add_hookcall_monitoring(before, lambda *a: None)
         return self
 
     def detach(self) -> None:
         """Stop recording."""
         if self._undo:
             self._undo()
+            self._undo = None
 
 
 @pytest.fixture
@@ -180,7 +205,7 @@ from core.contracts.retention import RetentionContract  # noqa: E402
 from core.contracts.storage import StorageBackendContract  # noqa: E402
 
 __all__ = [
-    "TEST_PASSWORD", "AuthProviderContract", "CaptchaProviderContract", "HookRecorder", "ModerationContract",
-    "RetentionContract", "StorageBackendContract", "create_user", "hook_recorder", "login_as", "make_test_app",
-    "plugdesk_app", "plugdesk_app_factory",
+    "TEST_PASSWORD", "AuthProviderContract", "CaptchaProviderContract", "HookCall", "HookRecorder",
+    "ModerationContract", "RetentionContract", "StorageBackendContract", "create_user", "hook_recorder",
+    "login_as", "make_test_app", "plugdesk_app", "plugdesk_app_factory",
 ]

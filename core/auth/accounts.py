@@ -34,7 +34,7 @@ def set_password(state: AppState, user: UserInfo, password: str, *, check_rules:
         problems = check_new_password(state, password, user.username)
         if problems:
             raise PasswordRejected(problems)
-    stored = state.host.pm.hook.auth_set_password(user=user, password=password, ctx=state.ctx)
+    stored = state.host.first("auth_set_password", user=user, password=password, ctx=state.ctx)
     if not stored:
         raise AccountError("password", "No enabled auth plugin can store a password for this account.")
     with state.db.session() as s:
@@ -58,7 +58,7 @@ def register(state: AppState, *, username: str, email: str, password: str, displ
         with state.db.session() as s:
             s.execute(delete(User).where(User.id == user.id))
         raise
-    state.host.notify("user_registered", state.log_plugin_error, user=user, ctx=state.ctx)
+    state.host.notify("user_registered", user=user, ctx=state.ctx)
     if not verified:
         from core.auth.verification import send_verification
 

@@ -9,13 +9,15 @@ from core.app_state import AppState
 from core.auth.hashing import equal_work
 from core.auth.password_rules import password_problems
 from core.models import AuditEntry
-from core.types import AuthStatus, RequestInfo, UserInfo
+from core.plugin_calls import PluginCallError
+from core.types import AuthResult, AuthStatus, RequestInfo, UserInfo
 from core.users import AccountError, normalize_username
 
 log = logging.getLogger("plugdesk.auth")
 
 GENERIC_FAILURE = "The username or password is incorrect, or the account is temporarily locked."
-UNAVAILABLE = "The directory is unreachable right now. Please try again later."
+#: The end of the message shown when every provider that could know the person is down.
+UNAVAILABLE_TAIL = "cannot be reached right now. Please try again later."
 
 
 @dataclass(frozen=True)
@@ -42,10 +44,10 @@ def authenticate(app_state: AppState, username: str, password: str, request: Req
         equal_work(password)  # a locked account answers in about the time of a wrong password
         log.info("login %r from %s refused: account locked", key, request.remote_addr)
         return LoginOutcome(None, GENERIC_FAILURE)
-    outcome = _run_chain(app_state, key, password, request, account)
+    outcome = _run_chain(app_state, key, password, request, account, username)
     if outcome.user is not None:
         app_state.lockout.record_success(lock_key)
-    elif outcome.message == GENERIC_FAILURE:
+    elif outcome.message == GENERIC_FAILURE:  # "unavailable" never counts toward the lockout
         lock = app_state.lockout.record_failure(lock_key, lock)
         if lock.new:
             with app_state.db.session() as s:
@@ -65,51 +67,66 @@ def _find_account(app_state: AppState, key: str) -> UserInfo | None:
     return None
 
 
+def unavailable_message(labels: list[str]) -> str:
+    """What a person reads when every provider that could know them is down (named by its ``label``)."""
+    names = " and ".join(dict.fromkeys(labels)) or "The sign-in provider"
+    return f"{names} {UNAVAILABLE_TAIL}"
+
+
 def _run_chain(app_state: AppState, key: str, password: str, request: RequestInfo,
-               account: UserInfo | None) -> LoginOutcome:
+               account: UserInfo | None, typed: str) -> LoginOutcome:
     ctx = app_state.ctx
-    unavailable = False
-    app_state.host.trace("auth_authenticate", {"username": key, "request": request})
-    for impl in app_state.host.impls("auth_authenticate"):
-        plugin = impl.plugin_name
-        try:
-            result = app_state.host.call_impl(impl, username=key, password=password, request=request, ctx=ctx)
-        except Exception:
-            log.exception("auth plugin %s raised; login refused (fail closed)", plugin)
-            return LoginOutcome(None, GENERIC_FAILURE)
+    unavailable: list[str] = []
+
+    def decide(plugin: str, result: AuthResult | None) -> bool:
         if result is None:
-            continue
-        if result.status is AuthStatus.UNAVAILABLE:
+            return False
+        if getattr(result, "status", None) is AuthStatus.UNAVAILABLE:
             log.warning("login %r: provider %s unavailable: %s", key, plugin, result.reason)
-            unavailable = True
-            continue
-        if result.status is AuthStatus.DENIED:
-            log.info("login %r from %s denied by %s: %s", key, request.remote_addr, plugin, result.reason)
-            return LoginOutcome(None, GENERIC_FAILURE)
-        identity = result.identity
-        if identity is None:
-            log.error("auth plugin %s returned ok without an identity; login refused", plugin)
-            return LoginOutcome(None, GENERIC_FAILURE)
-        try:
-            if identity.user_id is not None:  # the account looked up at the start of this login, usually
-                user = account if account and account.id == identity.user_id else ctx.users.get(identity.user_id)
-            else:
-                user = ctx.users.link_external(identity) if identity.external_id else None
-        except AccountError as exc:  # e.g. a new directory entry whose name an existing profile holds
-            log.error("login %r via %s: the local profile cannot be created or linked (%s: %s); login refused",
-                      key, plugin, exc.field, exc.message)
-            return LoginOutcome(None, GENERIC_FAILURE)
-        if user is None or not user.is_active:
-            log.info("login %r denied: account missing or disabled", key)
-            return LoginOutcome(None, GENERIC_FAILURE)
-        ctx.users.touch_login(user.id)
-        log.info("login %r from %s succeeded via %s", key, request.remote_addr, plugin)
-        app_state.host.notify("user_logged_in", app_state.log_plugin_error, user=user, request=request, ctx=ctx)
-        return LoginOutcome(user)
-    if unavailable:
-        return LoginOutcome(None, UNAVAILABLE)
-    log.info("login %r from %s: no provider accepted", key, request.remote_addr)
-    return LoginOutcome(None, GENERIC_FAILURE)
+            unavailable.append(plugin)
+            return False
+        return True
+
+    try:
+        found = app_state.host.chain("auth_authenticate", decide, username=key, password=password,
+                                     request=request, ctx=ctx, username_as_typed=typed)
+    except PluginCallError as exc:
+        log.error("auth plugin %s raised; login refused (fail closed): %s: %s", exc.plugin,
+                  exc.error.__class__.__name__, exc.error, exc_info=exc.error)
+        return LoginOutcome(None, GENERIC_FAILURE)
+    if found is None:
+        if unavailable:
+            labels = [p.label for plugin in unavailable for p in app_state.plugin_providers.get(plugin, [])]
+            return LoginOutcome(None, unavailable_message(labels))
+        log.info("login %r from %s: no provider accepted", key, request.remote_addr)
+        return LoginOutcome(None, GENERIC_FAILURE)
+    plugin, result = found
+    if not isinstance(result, AuthResult):
+        log.error("auth plugin %s returned %s, not an AuthResult; login refused", plugin, type(result).__name__)
+        return LoginOutcome(None, GENERIC_FAILURE)
+    if result.status is AuthStatus.DENIED:
+        log.info("login %r from %s denied by %s: %s", key, request.remote_addr, plugin, result.reason)
+        return LoginOutcome(None, GENERIC_FAILURE)
+    identity = result.identity
+    if identity is None:
+        log.error("auth plugin %s returned ok without an identity; login refused", plugin)
+        return LoginOutcome(None, GENERIC_FAILURE)
+    try:
+        if identity.user_id is not None:  # the account looked up at the start of this login, usually
+            user = account if account and account.id == identity.user_id else ctx.users.get(identity.user_id)
+        else:
+            user = ctx.users.link_external(identity) if identity.external_id else None
+    except AccountError as exc:  # e.g. a new directory entry whose name an existing profile holds
+        log.error("login %r via %s: the local profile cannot be created or linked (%s: %s); login refused",
+                  key, plugin, exc.field, exc.message)
+        return LoginOutcome(None, GENERIC_FAILURE)
+    if user is None or not user.is_active:
+        log.info("login %r denied: account missing or disabled", key)
+        return LoginOutcome(None, GENERIC_FAILURE)
+    ctx.users.touch_login(user.id)
+    log.info("login %r from %s succeeded via %s", key, request.remote_addr, plugin)
+    app_state.host.notify("user_logged_in", user=user, request=request, ctx=ctx)
+    return LoginOutcome(user)
 
 
 def check_new_password(app_state: AppState, password: str, username: str) -> list[str]:

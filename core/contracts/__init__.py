@@ -59,13 +59,17 @@ class PluginUnderTest:
         """The app's :class:`core.app_state.AppState`."""
         return app.extensions["plugdesk"]
 
-    def impls(self, app: Any, hook: str) -> list[Any]:
-        """The plugin's own implementations of ``hook`` (normally zero or one)."""
-        return [i for i in self.state(app).host.impls(hook) if i.plugin_name == self.plugin_name]
+    def implements(self, app: Any, hook: str) -> bool:
+        """Tell whether the plugin has its own implementation of ``hook``."""
+        return bool(self.state(app).host.implements(self.plugin_name, hook))
 
     def call(self, app: Any, hook: str, **kwargs: Any) -> Any:
-        """Call the plugin's implementation of ``hook`` (with ``ctx``); fail if it has none."""
-        impls = self.impls(app, hook)
-        assert impls, f"plugin {self.plugin_name!r} does not implement {hook}"
+        """Call the plugin's own implementation of ``hook`` (with ``ctx``) the way core calls that hook.
+
+        Per-plugin hooks go through a one-plugin call; ``first``/``collect`` hooks through a subset of the
+        plugin manager holding only this plugin, so wrappers and argument checks behave as in production.
+        """
+        host = self.state(app).host
+        assert host.implements(self.plugin_name, hook), f"plugin {self.plugin_name!r} does not implement {hook}"
         with app.app_context():
-            return self.state(app).host.call_impl(impls[0], ctx=self.state(app).ctx, **kwargs)
+            return host.call_plugin(self.plugin_name, hook, ctx=self.state(app).ctx, **kwargs)

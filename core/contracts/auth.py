@@ -53,7 +53,7 @@ class AuthProviderContract(PluginUnderTest):
         from core.users import normalize_username
 
         result = self.call(app, "auth_authenticate", username=normalize_username(username) if username.strip()
-                           else username, password=password, request=REQUEST)
+                           else username, password=password, request=REQUEST, username_as_typed=username)
         assert result is None or isinstance(result, AuthResult), f"returned {type(result).__name__}"
         if result is not None and result.status is AuthStatus.OK:
             assert result.identity is not None, "AuthResult.ok needs an identity"
@@ -159,7 +159,7 @@ class AuthProviderContract(PluginUnderTest):
         user = self.login(app, username, password).user
         assert user is not None
         info = self.providers(app)[user.provider]
-        has_impl = bool(self.impls(app, "auth_set_password"))
+        has_impl = self.implements(app, "auth_set_password")
         new = "A brand new passphrase 42"
         if info.external:
             if has_impl:

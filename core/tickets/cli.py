@@ -30,7 +30,7 @@ def retention_run(ctx: click.Context, now_text: str | None, dry_run: bool, as_js
     except ValueError as exc:
         raise Fail(str(exc)) from None
     _app, st = _state(ctx)
-    if not st.host.impls("retention_sweep"):
+    if not st.host.implementers("retention_sweep"):
         raise Fail("no enabled plugin implements retention_sweep; add 'retention_departments' to [plugins] enabled")
     try:
         result = run_retention(st, now, dry_run, wait=wait)

@@ -99,11 +99,11 @@ def current_state() -> AppState | None:
 
 def listeners(state: AppState | None, hook: str) -> bool:
     """Tell whether any enabled plugin implements ``hook`` (so snapshots are only built when needed)."""
-    return state is not None and bool(state.host.impls(hook))
+    return state is not None and bool(state.host.implementers(hook))
 
 
 def emit(state: AppState | None, hook: str, **kwargs: Any) -> None:
     """Fire a ticket lifecycle hook on every plugin; failures are logged, never raised."""
     if state is None:
         return
-    state.host.notify(hook, state.log_plugin_error, ctx=state.ctx, **kwargs)
+    state.host.notify(hook, ctx=state.ctx, **kwargs)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -11,9 +12,12 @@ from sqlalchemy import func, select
 from core.app_state import state
 from core.auth.sessions import end_all_sessions, has_role
 from core.models import ROLES, AuditEntry, User
+from core.plugin_calls import PluginCallError
 from core.runtime_settings import SettingsValidationError
 from core.web.forms import PostForm
 from core.web.helpers import current_user, login_required, request_info
+
+log = logging.getLogger("plugdesk.manage")
 
 bp = Blueprint("manage", __name__, url_prefix="/manage")
 TABS = ("General", "Password Requirements", "IP Blacklist", "Uploads")
@@ -90,10 +94,15 @@ def plugins() -> ResponseReturnValue:
     st = state()
     form = PostForm()
     warnings: dict[str, list[str]] = {}
-    for plugin, result in st.host.each("plugin_warnings", ctx=st.ctx):
-        if result:
-            warnings[plugin] = list(result)
-    testable = {impl.plugin_name: impl for impl in st.host.impls("plugin_diagnose")}
+    try:
+        for plugin, result in st.host.each("plugin_warnings", ctx=st.ctx):
+            if result:
+                warnings[plugin] = list(result)
+    except PluginCallError as exc:
+        log.exception("plugin_warnings failed")
+        warnings[exc.plugin] = [f"The plugin failed to report its warnings ({exc.error.__class__.__name__}); "
+                                "see the server log."]
+    testable = st.host.implementers("plugin_diagnose")
     steps, tested = None, None
     if request.method == "POST":
         if not has_role(current_user(), "admin"):
@@ -101,7 +110,7 @@ def plugins() -> ResponseReturnValue:
         tested = request.form.get("plugin", "")
         if not form.validate_on_submit() or tested not in testable:
             abort(400)
-        steps = st.host.call_impl(testable[tested], ctx=st.ctx, provider=None, username=None) or []
+        steps = st.host.one(tested, "plugin_diagnose", ctx=st.ctx, provider=None, username=None) or []
     return render_template("manage/plugins.html", plugins=st.host.info.values(), warnings=warnings,
                            testable=testable, steps=steps, tested=tested, form=form,
                            editable=has_role(current_user(), "admin"))

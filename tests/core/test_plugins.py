@@ -226,8 +226,8 @@ def test_retention_sweep_hook_is_called_with_now_and_dry_run(plugdesk_app_factor
     app = plugdesk_app_factory(["auth_local"], extra={"sweeper": Sweeper()})
     recorder = hook_recorder(app)
     now = datetime(2030, 1, 1, tzinfo=UTC)
-    reports = app.extensions["plugdesk"].host.pm.hook.retention_sweep(now=now, dry_run=True,
-                                                                      ctx=app.extensions["plugdesk"].ctx)
+    reports = [r for _plugin, r in app.extensions["plugdesk"].host.each(
+        "retention_sweep", now=now, dry_run=True, ctx=app.extensions["plugdesk"].ctx)]
     assert reports[0].counts == {"Support": {"closed": 2}} and reports[0].dry_run
     assert recorder.calls("retention_sweep")[0]["now"] == now
 
@@ -351,8 +351,7 @@ def test_plugin_diagnose_reports_steps(plugdesk_app_factory):
 
     app = plugdesk_app_factory(["auth_local"], extra={"diag": Diag()})
     host = app.extensions["plugdesk"].host
-    impl = next(i for i in host.impls("plugin_diagnose") if i.plugin_name == "diag")
-    steps = host.call_impl(impl, ctx=None, provider=None, username="zed")
+    steps = host.one("diag", "plugin_diagnose", ctx=None, provider=None, username="zed")
     assert [s.ok for s in steps] == [True, False] and "zed" in steps[1].detail
 
 
