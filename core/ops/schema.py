@@ -1,0 +1,235 @@
+"""Safe schema upgrades: where the database is, what the code knows, one migrating node at a time.
+
+* :func:`status` compares the database's Alembic revision with this code's migrations: ``current``,
+  ``behind`` (run ``plugdesk db upgrade``), ``ahead`` (a newer plugdesk migrated it: this code must not
+  write) or ``empty``.
+* :func:`upgrade_lock` is cluster-wide: a PostgreSQL session advisory lock (released by the server if the
+  process dies), or an exclusive ``flock`` on a file next to a SQLite database.
+* :func:`safe_upgrade` takes the lock, re-reads the revision under it, refuses a newer database, prints
+  the plan (``dry_run`` stops there) and applies it.
+* :class:`WriteGuard` lets a node running older code answer 503 on writes once the schema moved past it.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from alembic.script import Script, ScriptDirectory
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import Engine
+
+from core.db import make_engine
+from core.migrate import alembic_config, upgrade
+
+LOCK_KEY = 0x706C_7570_6772  # "plupgr": the advisory lock id of schema upgrades
+CURRENT, BEHIND, AHEAD, EMPTY = "current", "behind", "ahead", "empty"
+
+
+class UpgradeRefused(RuntimeError):
+    """The upgrade must not run (database newer than the code, or the lock is held); ``str()`` says why."""
+
+
+@lru_cache(maxsize=8)
+def _script(locations: tuple[str, ...] = ()) -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config("sqlite://", locations))
+
+
+def code_heads(locations: tuple[str, ...] = ()) -> set[str]:
+    """The head revisions of this code's migrations (core's and the plugins' ``locations``)."""
+    return set(_script(locations).get_heads())
+
+
+def known_revisions(locations: tuple[str, ...] = ()) -> set[str]:
+    """Every revision this code's migrations contain."""
+    return {rev.revision for rev in _script(locations).walk_revisions()}
+
+
+def db_revisions(engine: Engine) -> set[str]:
+    """The revisions recorded in ``alembic_version`` (empty when the table does not exist)."""
+    with engine.connect() as conn:
+        if not inspect(conn).has_table("alembic_version"):
+            return set()
+        return {row[0] for row in conn.execute(text("SELECT version_num FROM alembic_version"))}
+
+
+@dataclass(frozen=True)
+class SchemaStatus:
+    """Where the database stands against this code."""
+
+    state: str
+    database: tuple[str, ...]
+    code: tuple[str, ...]
+    pending: tuple[str, ...] = field(default=())
+
+    def revision(self) -> str:
+        """The database revision(s) as one string (``"none"`` before the first migration)."""
+        return ",".join(self.database) or "none"
+
+    def refusal(self) -> str:
+        """The operator's message when the database is newer than the code."""
+        from core import __version__
+
+        return (f"the database is at schema revision {self.revision()}, which this plugdesk {__version__} does not "
+                f"know (its newest is {','.join(self.code)}): a newer plugdesk migrated it. Install that version "
+                "(or newer) on this node; older code must not write to a newer schema")
+
+
+def _ancestors(revisions: set[str], locations: tuple[str, ...]) -> set[str]:
+    script, seen, stack = _script(locations), set(), list(revisions)
+    while stack:
+        rev = script.get_revision(stack.pop())
+        if rev is None or rev.revision in seen:
+            continue
+        seen.add(rev.revision)
+        down = rev.down_revision
+        stack.extend((down,) if isinstance(down, str) else (down or ()))
+    return seen
+
+
+def status_of(revisions: set[str], locations: Sequence[str] = ()) -> SchemaStatus:
+    """Classify a set of database revisions against this code (and the plugins' migration ``locations``)."""
+    where = tuple(locations)
+    code = tuple(sorted(code_heads(where)))
+    if not revisions:
+        return SchemaStatus(EMPTY, (), code, tuple(r.revision for r in plan_for(set(), where)))
+    if revisions - known_revisions(where):
+        return SchemaStatus(AHEAD, tuple(sorted(revisions)), code)
+    pending = tuple(r.revision for r in plan_for(revisions, where))
+    return SchemaStatus(BEHIND if pending else CURRENT, tuple(sorted(revisions)), code, pending)
+
+
+def status(engine: Engine, locations: Sequence[str] = ()) -> SchemaStatus:
+    """Where ``engine``'s database stands against this code."""
+    return status_of(db_revisions(engine), locations)
+
+
+def plan_for(revisions: set[str], locations: Sequence[str] = ()) -> list[Script]:
+    """The migrations still to apply to a database at ``revisions``, oldest first."""
+    where = tuple(locations)
+    done = _ancestors(revisions, where)
+    return [rev for rev in reversed(list(_script(where).walk_revisions())) if rev.revision not in done]
+
+
+def _sqlite_lock_path(engine: Engine) -> Path | None:
+    name = engine.url.database
+    if engine.dialect.name != "sqlite" or not name or name == ":memory:" or name.startswith("file:"):
+        return None
+    return Path(name).resolve().with_name(Path(name).name + ".upgrade-lock")
+
+
+@contextmanager
+def upgrade_lock(engine: Engine, timeout: float = 600.0, poll: float = 0.2) -> Iterator[None]:
+    """Hold the cluster-wide upgrade lock; :class:`UpgradeRefused` after ``timeout`` seconds of waiting."""
+    deadline = time.monotonic() + timeout
+    held = f"another node is upgrading the database (the upgrade lock is held); waited {timeout:g} s"
+    if engine.dialect.name == "postgresql":
+        conn = engine.connect()
+        got = False
+        try:
+            while not (got := bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": LOCK_KEY}).scalar())):
+                conn.commit()
+                if time.monotonic() >= deadline:
+                    raise UpgradeRefused(held)
+                time.sleep(poll)
+            conn.commit()
+            yield
+        finally:
+            if got:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": LOCK_KEY})
+                conn.commit()
+            conn.close()
+        return
+    path = _sqlite_lock_path(engine)
+    if path is None:
+        yield
+        return
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise UpgradeRefused(held) from None
+                time.sleep(poll)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def describe(revision: object) -> str:
+    """One plan line: ``0006  Partial indexes on ...``."""
+    doc = (getattr(revision, "doc", "") or "").strip().splitlines()
+    return f"{getattr(revision, 'revision', '?')}  {doc[0] if doc else ''}".rstrip()
+
+
+def safe_upgrade(url: str, *, locations: Sequence[str] = (), dry_run: bool = False, lock_timeout: float = 600.0,
+                 echo: Callable[[str], None] = print) -> SchemaStatus:
+    """``plugdesk db upgrade``: lock, check, print the plan, apply (unless ``dry_run``).
+
+    :raises UpgradeRefused: the database is newer than the code, or the lock stayed held.
+    :return: the status found under the lock (before applying anything).
+    """
+    engine = make_engine(url)
+    try:
+        with upgrade_lock(engine, timeout=lock_timeout):
+            found = status(engine, locations)
+            if found.state == AHEAD:
+                raise UpgradeRefused(found.refusal())
+            steps = plan_for(set(found.database), locations)
+            if not steps:
+                echo(f"database is up to date (schema revision {found.revision()})")
+                return found
+            echo(f"database at schema revision {found.revision()}; {len(steps)} migration(s) to apply:")
+            for step in steps:
+                echo(f"  {describe(step)}")
+            if dry_run:
+                echo("dry run: nothing was changed")
+                return found
+            upgrade(url, locations=locations)
+            echo(f"database upgraded to schema revision {','.join(sorted(db_revisions(engine)))}")
+            return found
+    finally:
+        engine.dispose()
+
+
+class WriteGuard:
+    """Caches, per process, whether the database moved past this code (checked every ``ttl`` seconds)."""
+
+    def __init__(self, engine: Engine, locations: Sequence[str] = (), ttl: float = 5.0) -> None:
+        self.engine = engine
+        self.locations = tuple(locations)
+        known_revisions(self.locations)  # read the migrations now: the code this process runs, not files
+        # a later install puts on disk during a rolling upgrade
+        self.ttl = ttl
+        self._checked = -1e9
+        self._message: str | None = None
+        self._lock = threading.Lock()
+
+    def refusal(self) -> str | None:
+        """``None`` when writes may go ahead; otherwise the 503 message. A failing check lets writes pass
+        (the database error will surface on its own)."""
+        now = time.monotonic()
+        if now - self._checked < self.ttl:
+            return self._message
+        with self._lock:
+            if now - self._checked >= self.ttl:
+                try:
+                    found = status(self.engine, self.locations)
+                    self._message = found.refusal() if found.state == AHEAD else None
+                except Exception:
+                    self._message = None
+                self._checked = now
+        return self._message
