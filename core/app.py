@@ -19,7 +19,7 @@ from core.auth.lockout import Lockout
 from core.context import PluginContext
 from core.db import Database
 from core.limits import FallbackStore, MemoryStore, make_store
-from core.mail import Mailer
+from core.outbox.service import OutboxMailer
 from core.plugins import PluginHost, StartupError
 from core.runtime_settings import RuntimeSettings
 from core.security.settings_specs import SECURITY_SETTINGS
@@ -69,7 +69,7 @@ def build_state(settings: Settings, plugins: Mapping[str, object] | None = None)
     """Build the plugin host, context, runtime settings and providers; raise :class:`StartupError`."""
     db = Database(settings.get("database", "url"))
     host = PluginHost(settings, plugins)
-    mailer = Mailer(settings.get("mail", "url"), settings.get("mail", "sender"), settings.data_dir / "outbox")
+    mailer = OutboxMailer(db, settings)  # queues in the outbox; the background worker sends (core.worker)
     ctx = PluginContext(settings=settings, db=db, users=UserDirectory(db), credentials=CredentialStore(db),
                         mailer=mailer, limits=make_store(settings.get("limits", "storage")))
     ctx.secret_key = settings.get("server", "secret_key")
@@ -77,6 +77,7 @@ def build_state(settings: Settings, plugins: Mapping[str, object] | None = None)
         log.warning("server.secret_key is not set: using a random key (sessions end at restart and differ "
                     "between nodes). `plugdesk init` writes one.")
         ctx.secret_key = secrets.token_hex(32)
+    mailer.secret = ctx.secret_key
     host.configure(ctx)
     captchas = host.registry("captcha_providers", "captcha provider", ctx)
     storages = host.registry("storage_backends", "storage backend", ctx)
@@ -124,6 +125,9 @@ def create_app(settings: Settings | str | os.PathLike[str] | None = None, *,
 
     app = Flask("plugdesk", template_folder=str(PACKAGE_DIR / "templates"),
                 static_folder=str(PACKAGE_DIR / "static"), static_url_path="/static")
+    from core.web import inputs
+
+    inputs.install(app)  # request JSON parsed strictly (no lone surrogates, bounded nesting)
     secret = state.ctx.secret_key
     https = settings.get("server", "base_url").startswith("https://")
     app.config.update(
@@ -161,6 +165,18 @@ def create_app(settings: Settings | str | os.PathLike[str] | None = None, *,
     from core.community.web import register as register_kb_and_community  # KB + community blueprints
     register_kb_and_community(app, csrf)
     install_tickets(app, csrf)  # tickets, departments, retention
+    from core.worker.web import install as install_worker_pages
+
+    install_worker_pages(app)  # Management › Mail, › Background jobs, the dashboard's failed-mail banner
+    from core.twofactor import install as install_twofactor
+
+    install_twofactor(app, csrf)  # second login step, Profile › Security and › Sessions, /api/v1/me/two-factor
+    from core.web import sso_views
+
+    sso_views.install(app, csrf)  # redirect logins (auth_redirect_* hooks): buttons, callbacks, account linking
+    from core.web import ui
+
+    ui.install(app)  # Settings › Branding and /theme.css, canned responses, the dashboard's setup checklist
     for plugin, blueprints in state.host.startup_each("register_blueprints", ctx=state.ctx):
         for blueprint in blueprints or []:
             if blueprint.name in app.blueprints:
@@ -171,4 +187,7 @@ def create_app(settings: Settings | str | os.PathLike[str] | None = None, *,
     from core.web import ratelimit
 
     ratelimit.install(app, state)
+    from core import ops
+
+    ops.install(app)  # request ids, access log, metrics, /metrics, write guard (outermost WSGI layer)
     return app

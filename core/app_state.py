@@ -35,9 +35,21 @@ class AppState:
     storages: dict[str, BlobStore] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        self.ctx.tickets.bind(self)  # ticket operations reach files and fire events for this app
+
     def provider(self, name: str) -> AuthProviderInfo | None:
         """The auth provider info for a provider name (``user.provider``)."""
         return next((p for p in self.auth_providers if p.name == name), None)
+
+    def provider_label(self, name: str) -> str:
+        """How messages name the provider that owns an account (its ``label``, e.g. "Acme Control Panel")."""
+        info = self.provider(name)
+        return info.label.strip() if info and info.label.strip() else "the service that manages your account"
+
+    def external_labels(self) -> str:
+        """The labels of the enabled external providers, for admin messages ("Corp LDAP, Acme Control Panel")."""
+        return ", ".join(p.label for p in self.auth_providers if p.external) or "none"
 
     def registration_provider(self) -> AuthProviderInfo | None:
         """The first provider in the chain that can create accounts, if any."""

@@ -1,7 +1,7 @@
 """The one captcha helper every form and API route uses (public contract, see docs/captcha.md).
 
-Purposes: ``register``, ``ticket`` (portal ticket submission), ``community_thread`` (only for users whose
-email address is not verified). Core decides *whether* a captcha applies; the provider chosen by
+Purposes: ``register``, ``ticket`` (portal ticket submission) and ``community_thread``; the last two only for
+guests and users whose email address is not verified. Core decides *whether* a captcha applies; the provider chosen by
 ``security.captcha.provider`` renders and verifies it.
 
 A form that needs a captcha does three things::
@@ -60,8 +60,8 @@ def captcha_needed(state: AppState, purpose: str, user: UserInfo | None = None) 
         raise ValueError(f"unknown captcha purpose {purpose!r}")
     if not state.runtime.get("security.captcha.enabled"):
         return False
-    if purpose == "community_thread" and user is not None and user.verified:
-        return False
+    if purpose in ("community_thread", "ticket") and user is not None and user.verified:
+        return False  # the captcha is for users whose address is not verified (Settings > Security says so)
     return True
 
 

@@ -11,6 +11,7 @@ import inspect
 from core import HOOKS_VERSION, hookspecs
 from core.hookspecs import CALL_STYLES
 from core.plugins import deprecation_notes, spec_names
+from core.typedocs import render_types
 
 INTRO = f"""# The plugdesk hook contract (HOOKS_VERSION {HOOKS_VERSION})
 
@@ -32,15 +33,19 @@ Rules:
   core: reject > hold > allow.
 - An exception in an auth hook fails the login closed and is logged with the plugin's name; an exception in
   an event hook is logged and never undoes what happened.
-- `ctx` is a `core.context.PluginContext`: `ctx.settings` (static config, secrets resolved),
+- `ctx` is a `core.PluginContext`: `ctx.settings` (static config, secrets resolved),
   `ctx.plugin_config(name)` (what your `parse_config` returned), `ctx.setting(key)` (runtime settings),
-  `ctx.users`, `ctx.credentials`, `ctx.limits` (atomic counters and single-use markers, in-process or Redis),
-  `ctx.mailer`, `ctx.secret_key`, `ctx.log(name)`.
+  `ctx.users`, `ctx.credentials`, `ctx.passwords` (argon2id `hash` / `verify` / `needs_rehash` /
+  `equal_work`), `ctx.mail.send(to, subject, body)`, `ctx.departments` (`list()` / `get(id)`:
+  `DepartmentInfo` with the retention settings), `ctx.tickets` (`close_waiting` / `lock_closed` /
+  `delete_closed`: set-based, batched, idempotent, with `dry_run`; each returns a count), `ctx.limits`
+  (atomic counters and single-use markers, in-process or Redis), `ctx.secret_key`, `ctx.log(name)`.
+  Plugins never touch core's tables; tables of their own come with `plugin_migrations`.
 - Hooks are only added in minor versions; a hook or argument is renamed only after a deprecation period of
   one minor version during which the old name keeps working with a warning naming the replacement.
 
-Value types (`AuthResult`, `Identity`, `UserInfo`, `CaptchaProvider`, `BlobStore`, `Verdict`, ...) are in
-`core/types.py`.
+Value types (`AuthResult`, `Identity`, `UserInfo`, `CaptchaProvider`, `BlobStore`, `Verdict`, ...): every
+field, its type and meaning under [Value types](#value-types) below; import them from `core`.
 
 ## Hooks
 """
@@ -49,6 +54,15 @@ Value types (`AuthResult`, `Identity`, `UserInfo`, `CaptchaProvider`, `BlobStore
 #: The hook contract's history, newest first: (HOOKS_VERSION, what changed). Add an entry with every change
 #: to ``core/hookspecs.py``; a rename also goes into ``core.plugins.DEPRECATED_HOOKS`` / ``DEPRECATED_ARGS``.
 CHANGELOG: list[tuple[str, list[str]]] = [
+    ("1.2", [
+        "Redirect logins (single sign-on with OpenID Connect, OAuth 2 or SAML): `auth_redirect_providers` "
+        "(the \"Sign in with ...\" buttons and each provider's account-linking rule), `auth_redirect_begin` "
+        "(the provider's URL; core makes and checks `state`), `auth_redirect_complete` (the callback's answer "
+        "as an `AuthResult`) and `auth_redirect_logout` (RP-initiated logout). New value types "
+        "`RedirectProviderInfo` and `RedirectStart`; `AuthResult` gains `message` (what the person reads "
+        "after a refused redirect login; `denied` and `unavailable` take it as an optional second argument).",
+        "Contract suite `RedirectLoginContract` in `core.testing`; `plugdesk plugin new NAME --area sso`.",
+    ]),
     ("1.1", [
         "Core calls every hook through pluggy (`pm.hook`, or a one-plugin `subset_hook_caller` for per-plugin "
         "hooks), in the calling style each hook declares (`first`, `collect`, `each`, `chain`, `vote`, `notify`, "
@@ -64,6 +78,13 @@ CHANGELOG: list[tuple[str, list[str]]] = [
         "longer marked *firstresult*, which never described it).",
         "People whose provider is unreachable read the provider's `label` (\"Acme Control Panel cannot be "
         "reached right now\") instead of fixed directory wording.",
+        "New hook `plugin_migrations`: a plugin owns database tables through an Alembic branch of its own, "
+        "applied by `plugdesk db upgrade`, `plugdesk init` and the test harness.",
+        "One public surface: `core` re-exports the markers, every value type (now all in `core.types`, including "
+        "`TicketInfo`, `TicketMessageInfo` and the new `DepartmentInfo`), `PluginContext` and the errors; "
+        "`ctx` gains documented services: `ctx.departments` (retention settings), `ctx.tickets` (set-based "
+        "close / lock / delete with `dry_run`), `ctx.passwords` (argon2id) and `ctx.mail`. Plugins import "
+        "`core` and `core.testing` only.",
     ]),
     ("1.0", [
         "First published contract: configuration (`parse_config`, `settings_schema`, `register_blueprints`), "
@@ -88,7 +109,7 @@ plugins: `docs/writing-plugins.md`.
 GROUP_NOTES: dict[str, str] = {
     "ticket_closed": ("*Ticket events* (`ticket_created`, `ticket_replied`, `ticket_closed`, `ticket_locked`, "
                       "`ticket_deleted`; see `docs/tickets.md`). They receive read-only snapshots, "
-                      "`core.tickets.info.TicketInfo` and `TicketMessageInfo`; a failing implementation is logged "
+                      "`core.TicketInfo` and `core.TicketMessageInfo`; a failing implementation is logged "
                       "and never undoes the change. Actions of a retention sweep fire them too, with "
                       '`actor="retention"`.'),
 }
@@ -124,6 +145,7 @@ def render() -> str:
             parts.append(GROUP_NOTES[name] + "\n")
         parts.append(f"### `{name}`{flag}\n\n```python\n{signature(name)}\n```\n\n"
                      f"{inspect.cleandoc(func.__doc__ or '')}\n")
+    parts.append(render_types())
     parts.append(changelog())
     return "\n".join(parts)
 

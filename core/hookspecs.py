@@ -291,7 +291,11 @@ def ticket_created(ticket: TicketInfo, message: TicketMessageInfo, ctx: PluginCo
 @hookspec
 @calling("notify")
 def ticket_replied(ticket: TicketInfo, message: TicketMessageInfo, ctx: PluginContext) -> None:
-    """Called after a reply or an internal note was committed to a ticket.
+    """Called when a reply or an internal note is added to a ticket, inside the transaction that stores it.
+
+    Mail queued from here with ``ctx.mail.send`` joins that transaction: the notification exists if and
+    only if the reply does, and is sent by the background worker afterwards. Do no slow work here and do
+    not write to the database through ``ctx.db`` (the reply's transaction is still open).
 
     ``message.from_agent`` tells who spoke; ``message.internal`` marks notes that customers never see:
     a notification plugin must not send those to the customer.
@@ -347,4 +351,127 @@ def plugin_warnings(ctx: PluginContext) -> list[str] | None:
 
     :param ctx: the app's plugin context.
     :return: one sentence per warning, or ``None``.
+    """
+
+
+# --------------------------------------------------------------------------- plugin-owned tables
+
+
+@hookspec
+@calling("each")
+def plugin_migrations() -> str | None:
+    """Name the directory of this plugin's Alembic migrations, so the plugin can own database tables.
+
+    ``plugdesk db upgrade`` and ``plugdesk init`` apply them after (and together with) core's, as one
+    more Alembic branch: put the directory in ``version_locations`` and upgrade every head. The test harness
+    (``core.testing``) applies them too. Since contract 1.1.
+
+    Rules for the revision files in the directory:
+
+    * the plugin's first revision has ``down_revision = None`` and ``branch_labels = ("NAME",)`` (the
+      plugin's name), so its history is a branch of its own that never merges with core's;
+    * a revision that needs core's tables declares ``depends_on`` core's revision id;
+    * revision ids are unique across every plugin (prefix them with the plugin's name);
+    * use only ``alembic.op`` and SQLAlchemy; never alter core's tables - read and change core's data
+      through the services on ``ctx``.
+
+    Called without ``ctx``: migrations run before the app exists. Keep it free of side effects.
+
+    :return: an absolute path to an existing directory of Alembic revision files, or ``None`` when the
+        plugin has no tables.
+    """
+
+
+# --------------------------------------------------------------------------- redirect logins (since 1.2)
+
+if TYPE_CHECKING:  # pragma: no cover - imported for annotations only
+    from core.types import RedirectProviderInfo, RedirectStart
+
+
+@hookspec
+@calling("each")
+def auth_redirect_providers(ctx: PluginContext) -> list[RedirectProviderInfo]:
+    """List the providers that log people in by redirecting the browser (OpenID Connect, OAuth 2, SAML).
+
+    Each becomes a "Sign in with LABEL" button on the login page. Every name must also be declared by the
+    same plugin's ``auth_providers`` as an ``external`` provider (core checks at startup): accounts it
+    creates belong to it, never get a local password and never get a reset email. Called once at startup.
+    Since contract 1.2.
+
+    :param ctx: the app's plugin context.
+    :return: one entry per provider; ``link_existing`` says whether an existing account with the same
+        verified email may be linked after its password is proven (``"password"``) or ``"never"``.
+    """
+
+
+@hookspec
+@calling("one")
+def auth_redirect_begin(provider: str, redirect_uri: str, state: str, ctx: PluginContext) -> RedirectStart:
+    """Begin a redirect login: return the provider's URL to send the browser to.
+
+    Core made ``state`` (256 random bits, bound to this browser's session, single use, valid 10 minutes) and
+    checks it on the way back; put it into the URL unchanged. Put anything else the callback needs (a PKCE
+    verifier, a nonce) into ``RedirectStart.keep``: core keeps it for this attempt only and passes it to
+    :func:`auth_redirect_complete`. Raise an exception when the provider cannot be asked (e.g. its
+    discovery document does not load): core shows "LABEL cannot be reached right now" and logs it.
+    Since contract 1.2.
+
+    :param provider: which of the plugin's providers the person chose.
+    :param redirect_uri: the callback URL to send (``[server] base_url`` + ``/login/sso/NAME/callback``);
+        register exactly this URL at the provider.
+    :param state: the value to send as the ``state`` parameter.
+    :param ctx: the app's plugin context.
+    :return: the URL and what to keep.
+    """
+
+
+@hookspec
+@calling("one")
+def auth_redirect_complete(
+    provider: str, params: Mapping[str, str], kept: Mapping[str, str], redirect_uri: str, request: RequestInfo,
+    ctx: PluginContext,
+) -> AuthResult:
+    """Finish a redirect login on the callback: check the provider's answer and say who the person is.
+
+    Core has already checked ``state`` (bound to this browser, unexpired, never used before) and removed it,
+    so a replayed callback never reaches you. Return:
+
+    * ``AuthResult.ok(Identity(provider=..., external_id=<stable subject id>, username=..., email=...,
+      email_verified=..., role=...))`` - core finds the account linked to ``(provider, external_id)``,
+      applies the linking rule of :class:`core.types.RedirectProviderInfo` when the email belongs to another
+      account, or creates one just in time, then starts the session like a password login (second factor
+      included);
+    * ``AuthResult.denied(reason, message)`` - refused: ``reason`` goes to the admin log, ``message`` is what
+      the person reads (cancelled at the provider, token checks failed, a required claim is missing);
+    * ``AuthResult.unavailable(reason)`` - the provider could not be reached (token endpoint down).
+
+    An exception is logged with the plugin's name and shown as a generic failure page.
+    Since contract 1.2.
+
+    :param provider: the provider named in the callback URL.
+    :param params: the callback's query parameters (``code``, ``state``, ``iss``, or ``error`` and
+        ``error_description`` when the person cancelled or the provider refused).
+    :param kept: what :func:`auth_redirect_begin` returned in ``RedirectStart.keep``.
+    :param redirect_uri: the same callback URL as at the beginning (token requests repeat it).
+    :param request: who is asking.
+    :param ctx: the app's plugin context.
+    """
+
+
+@hookspec
+@calling("one")
+def auth_redirect_logout(provider: str, user: UserInfo, post_logout_redirect_uri: str,
+                         ctx: PluginContext) -> str | None:
+    """Where to send the browser after core ended a session that began with this provider (RP-initiated
+    logout), so the person is signed out at the provider too.
+
+    Core has already ended every local session of the account. Keep it cheap (use cached metadata); return
+    ``None`` when the provider has no logout endpoint. Since contract 1.2.
+
+    :param provider: the provider the session began with.
+    :param user: the account that logged out.
+    :param post_logout_redirect_uri: where the provider should send the person back (the portal's home
+        page, ``[server] base_url`` + ``/``); register it at the provider.
+    :param ctx: the app's plugin context.
+    :return: the provider's logout URL, or ``None``.
     """

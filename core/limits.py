@@ -56,12 +56,32 @@ class CounterStore(abc.ABC):
 
 
 class MemoryStore(CounterStore):
-    """In-process store (one box, one process). Thread-safe."""
+    """In-process store (one box, one process). Thread-safe.
+
+    Expired keys are dropped when read and, so that keys nobody reads again (every unknown username tried)
+    cannot pile up, by a sweep over all keys at most every ``PURGE_EVERY`` seconds, run by a write.
+    """
+
+    PURGE_EVERY = 60.0
 
     def __init__(self, clock: Any = time.monotonic) -> None:
         self._data: dict[str, tuple[Any, float]] = {}
         self._lock = threading.Lock()
         self._clock = clock
+        self._next_purge = clock() + self.PURGE_EVERY
+
+    def __len__(self) -> int:
+        """Keys held, expired ones not yet swept included."""
+        return len(self._data)
+
+    def _purge(self) -> None:
+        """Drop every expired key (called with the lock held, at most every ``PURGE_EVERY`` seconds)."""
+        now = self._clock()
+        if now < self._next_purge:
+            return
+        self._next_purge = now + self.PURGE_EVERY
+        for key in [k for k, (_v, expires) in self._data.items() if expires <= now]:
+            del self._data[key]
 
     def _live(self, key: str) -> Any:
         item = self._data.get(key)
@@ -75,6 +95,7 @@ class MemoryStore(CounterStore):
 
     def hit(self, key: str, window_seconds: int, amount: int = 1) -> int:
         with self._lock:
+            self._purge()
             current = self._live(key)
             if current is None:
                 self._data[key] = (amount, self._clock() + window_seconds)
@@ -95,6 +116,7 @@ class MemoryStore(CounterStore):
 
     def claim(self, key: str, ttl_seconds: int, value: str = "1") -> bool:
         with self._lock:
+            self._purge()
             if self._live(key) is not None:
                 return False
             self._data[key] = (value, self._clock() + ttl_seconds)
@@ -107,6 +129,7 @@ class MemoryStore(CounterStore):
 
     def write(self, key: str, value: str, ttl_seconds: int) -> None:
         with self._lock:
+            self._purge()
             self._data[key] = (value, self._clock() + ttl_seconds)
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, UTCDateTime
+from core.types import Role
 
-ROLES = ("user", "agent", "manager", "admin")
+ROLES: tuple[str, ...] = tuple(r.value for r in Role)
 
 
 def utcnow() -> datetime:
@@ -22,7 +23,11 @@ class User(Base):
     """An account. ``username_key`` is the normalised username (NFKC + casefold) and is unique."""
 
     __tablename__ = "users"
-    __table_args__ = (UniqueConstraint("provider", "external_id", name="uq_users_provider_external"),)
+    __table_args__ = (UniqueConstraint("provider", "external_id", name="uq_users_provider_external"),
+                      # one account per address (accounts without one keep ""), compared case-insensitively
+                      Index("uq_users_email_key", "email_key", unique=True, sqlite_where=text("email_key != ''"),
+                            postgresql_where=text("email_key != ''")),
+                      {"sqlite_autoincrement": True})  # ids are never reused (SQLite AUTOINCREMENT)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(150))
@@ -31,7 +36,7 @@ class User(Base):
     email_key: Mapped[str] = mapped_column(String(320), default="", index=True)
     display_name: Mapped[str] = mapped_column(String(200), default="")
     role: Mapped[str] = mapped_column(String(16), default="user")
-    provider: Mapped[str] = mapped_column(String(64), default="local")
+    provider: Mapped[str] = mapped_column(String(64))  # the auth provider that owns the account
     external_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     email_verified: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -56,6 +61,7 @@ class ApiToken(Base):
     """A bearer token; only its SHA-256 is stored. Valid while the user's session version matches."""
 
     __tablename__ = "api_tokens"
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
@@ -63,6 +69,10 @@ class ApiToken(Base):
     session_version: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # shown on the user's Sessions page; last_used_at is refreshed at most once a minute
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    ip: Mapped[str] = mapped_column(String(64), default="")
+    user_agent: Mapped[str] = mapped_column(String(300), default="")
 
 
 class Setting(Base):
@@ -80,6 +90,7 @@ class AuditEntry(Base):
     """Who changed what, old -> new, when, from where."""
 
     __tablename__ = "audit_log"
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)

@@ -6,6 +6,8 @@ import difflib
 import importlib.metadata as md
 import inspect
 import logging
+import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import ModuleType
@@ -46,8 +48,35 @@ class PluginInfo:
 
 
 def available_plugins() -> dict[str, md.EntryPoint]:
-    """Installed plugins by name (entry-point group ``plugdesk.plugins``); nothing is imported."""
-    return {ep.name: ep for ep in md.entry_points(group=ENTRY_POINT_GROUP)}
+    """Installed plugins by name (entry-point group ``plugdesk.plugins``); nothing is imported.
+
+    Reading every installed distribution's metadata is the costliest part of building an app, so the scan is
+    kept until ``sys.path`` or the modification time of one of its entries changes (a package installed or
+    removed), as it never does while a server runs and seldom while tests build hundreds of apps.
+    """
+    key = tuple((entry, _mtime(entry)) for entry in sys.path)
+    if _SCAN.get("key") != key:
+        _SCAN.update(key=key, found={ep.name: ep for ep in md.entry_points(group=ENTRY_POINT_GROUP)}, dists={})
+    return dict(_SCAN["found"])
+
+
+def distribution_of(ep: md.EntryPoint) -> tuple[str, str]:
+    """``(version, distribution name)`` of the package providing ``ep``, read once per scan (parsing a
+    package's metadata costs more than importing an already imported plugin)."""
+    dists = _SCAN.setdefault("dists", {})
+    if ep.name not in dists:
+        dists[ep.name] = (ep.dist.version, ep.dist.name) if ep.dist else ("unknown", "unknown")
+    return dists[ep.name]
+
+
+_SCAN: dict[str, Any] = {}
+
+
+def _mtime(path: str) -> int:
+    try:
+        return os.stat(path or ".").st_mtime_ns
+    except OSError:
+        return -1
 
 
 def loadable_defaults() -> list[str]:
@@ -98,7 +127,7 @@ class PluginHost(HookCalls):
         loaded: list[tuple[str, object, str, str]] = []
         for name in enabled:
             if name in extra:
-                plugin, version, dist = extra[name], "local", "(registered in code)"
+                plugin, version, dist = extra[name], "in-code", "(registered in code)"
             elif name in installed:
                 ep = installed[name]
                 try:
@@ -107,8 +136,7 @@ class PluginHost(HookCalls):
                     raise StartupError(
                         f"plugin {name!r} failed to import ({exc.__class__.__name__}: {exc}); reinstall the "
                         f"package that provides it or remove it from [plugins] enabled{self._where()}") from exc
-                version = ep.dist.version if ep.dist else "unknown"
-                dist = ep.dist.name if ep.dist else "unknown"
+                version, dist = distribution_of(ep)
             else:
                 known = ", ".join(sorted(installed)) or "none"
                 hint = difflib.get_close_matches(name, list(installed), n=1)

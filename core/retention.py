@@ -1,4 +1,5 @@
-"""Retention runs: one cluster-wide lock, the ``retention_sweep`` hook, a record of every run, a scheduler.
+"""Retention runs: one cluster-wide lock, the ``retention_sweep`` hook, a record of every run (scheduled runs: the
+background worker, :mod:`core.worker.jobs`).
 
 The lock elects one runner among all nodes: a PostgreSQL session advisory lock (released by the server if
 the process dies), or for SQLite - one database file on one host - an exclusive ``flock`` on a file next
@@ -12,7 +13,6 @@ import fcntl
 import logging
 import os
 import socket
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -178,44 +178,6 @@ def _finish(db: Database, run_id: int, status: str, result: RetentionResult, err
         run = s.get(RetentionRun, run_id)
         if run is not None:
             run.status, run.finished_at, run.counts, run.error = status, utcnow(), result.counts(), error[:2000]
-
-
-def _scheduler_loop(state: AppState, interval: timedelta, stop: threading.Event) -> None:
-    # start after a random fraction of a minute so the workers of several nodes do not all knock at once
-    stop.wait(5 + (os.getpid() % 50))
-    while not stop.is_set():
-        try:
-            result = run_retention(state, utcnow(), min_interval=interval * 0.9)
-            if not result.skipped:
-                log.info("scheduled retention run %s: %s", result.run_id, result.counts())
-        except Exception:
-            log.exception("scheduled retention run failed")
-        stop.wait(min(interval.total_seconds(), 300))  # poll; the last run's time decides
-
-
-def start_scheduler(state: AppState) -> threading.Event | None:
-    """Start this process's scheduler thread when ``[retention] interval_minutes`` > 0 (once per process).
-
-    Every worker of every node may start one: the cluster lock and the last run's time elect one runner per
-    interval. Returns the event that stops the thread.
-    """
-    minutes = state.settings.get("retention", "interval_minutes")
-    if not minutes:
-        return None
-    key = f"retention_scheduler_{os.getpid()}"
-    with _START_LOCK:
-        if key in state.extras:
-            return state.extras[key]
-        stop = threading.Event()
-        thread = threading.Thread(target=_scheduler_loop, args=(state, timedelta(minutes=minutes), stop),
-                                  name="plugdesk-retention", daemon=True)
-        state.extras[key] = stop
-        thread.start()
-    log.info("retention scheduler started: every %s minutes", minutes)
-    return stop
-
-
-_START_LOCK = threading.Lock()
 
 
 def parse_now(value: str | None) -> datetime:

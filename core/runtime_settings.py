@@ -11,9 +11,11 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from functools import cache
+from typing import Annotated, Any, Literal, cast
 
 from flask import g, has_request_context
+from pydantic import Field, TypeAdapter, ValidationError
 from sqlalchemy import select
 
 from core.db import Database
@@ -31,31 +33,59 @@ class SettingsValidationError(ValueError):
         self.errors = errors
 
 
-def coerce_value(spec: SettingSpec, value: Any) -> Any:
-    """Check ``value`` against ``spec`` and return it normalised; raise ``ValueError`` with the reason."""
-    if spec.type == "bool":
-        if not isinstance(value, bool):
-            raise ValueError(f"expected true or false, got {json.dumps(value)}")
-    elif spec.type == "int":
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"expected a whole number, got {json.dumps(value)}")
-        if spec.minimum is not None and value < spec.minimum:
-            raise ValueError(f"must be at least {spec.minimum}")
-        if spec.maximum is not None and value > spec.maximum:
-            raise ValueError(f"must be at most {spec.maximum}")
-    elif spec.type in ("str", "choice"):
-        if not isinstance(value, str):
-            raise ValueError(f"expected a string, got {json.dumps(value)}")
-        if spec.choices and value not in spec.choices:
-            raise ValueError(f"expected one of {', '.join(spec.choices)}")
-    elif spec.type == "list":
-        if isinstance(value, str):
-            value = value.splitlines()
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise ValueError("expected a list of strings")
+@cache
+def setting_adapter(kind: str, choices: tuple[str, ...] = (), minimum: int | None = None,
+                    maximum: int | None = None) -> TypeAdapter[Any]:
+    """The pydantic type of a :class:`SettingSpec` (``type``, ``choices``, ``minimum``, ``maximum``)."""
+    if kind == "bool":
+        return TypeAdapter(bool)
+    if kind == "int":
+        return TypeAdapter(Annotated[int, Field(ge=minimum, le=maximum)])
+    if kind == "list":
+        return TypeAdapter(list[str])
+    if choices:
+        return TypeAdapter(cast(Any, Literal[choices]))
+    return TypeAdapter(str)
+
+
+def _reason(spec: SettingSpec, exc: ValidationError, value: Any) -> str:
+    """The admin's message for a refused value (the wording the UI, API and CLI have always shown)."""
+    kind = exc.errors()[0]["type"]
+    got = json.dumps(value, default=repr)
+    if kind == "greater_than_equal":
+        return f"must be at least {spec.minimum}"
+    if kind == "less_than_equal":
+        return f"must be at most {spec.maximum}"
+    if kind == "literal_error":
+        return f"expected one of {', '.join(spec.choices)}"
+    return {"bool": f"expected true or false, got {got}", "int": f"expected a whole number, got {got}",
+            "list": "expected a list of strings"}.get(spec.type, f"expected a string, got {got}")
+
+
+def coerce_value(spec: SettingSpec, value: Any, *, lax: bool = False) -> Any:
+    """Check ``value`` against ``spec`` and return it normalised; raise ``ValueError`` with the reason.
+
+    Values are exact JSON types (``"10"`` is not a number); ``lax`` converts text as a web form sends it
+    (``"10"``, ``"on"``). A string for a ``list`` setting is split into lines.
+    """
+    if spec.type == "list" and isinstance(value, str):
+        value = value.splitlines()
+    adapter = setting_adapter(spec.type, tuple(spec.choices), spec.minimum, spec.maximum)
+    try:
+        value = adapter.validate_python(value, strict=not lax)
+    except ValidationError as exc:
+        raise ValueError(_reason(spec, exc, value)) from None
     if spec.validate is not None:
         value = spec.validate(value)
     return value
+
+
+def form_value(spec: SettingSpec, raw: str | None) -> Any:
+    """What a management form field means before :func:`coerce_value` (``lax``) checks it: an unticked
+    checkbox is absent (``False``), an empty field is ``""``."""
+    if spec.type == "bool":
+        return raw is not None and raw != ""
+    return raw or ""
 
 
 def parse_cli_value(text: str) -> Any:
@@ -123,8 +153,11 @@ class RuntimeSettings:
             raise KeyError(key)
         return self.all()[key]
 
-    def validate(self, changes: Mapping[str, Any]) -> dict[str, Any]:
-        """Validate a whole change set; raise :class:`SettingsValidationError` listing every problem."""
+    def validate(self, changes: Mapping[str, Any], *, lax: bool = False) -> dict[str, Any]:
+        """Validate a whole change set; raise :class:`SettingsValidationError` listing every problem.
+
+        :param lax: the values are a web form's text (see :func:`coerce_value`).
+        """
         errors: dict[str, str] = {}
         clean: dict[str, Any] = {}
         for key, value in changes.items():
@@ -133,7 +166,7 @@ class RuntimeSettings:
                 errors[key] = "unknown setting"
                 continue
             try:
-                clean[key] = coerce_value(spec, value)
+                clean[key] = coerce_value(spec, value, lax=lax)
             except ValueError as exc:
                 errors[key] = str(exc)
         if not errors:
@@ -153,15 +186,19 @@ class RuntimeSettings:
                 out.extend(f"{spec.label}: {w}" for w in spec.warn(value))
         return out
 
-    def patch(self, changes: Mapping[str, Any], *, actor: str, ip: str = "") -> dict[str, tuple[Any, Any]]:
-        """Apply all changes or none; audit each change; return ``{key: (old, new)}`` for real changes."""
-        clean = self.validate(changes)
+    def patch(self, changes: Mapping[str, Any], *, actor: str, ip: str = "",
+              lax: bool = False) -> dict[str, tuple[Any, Any]]:
+        """Apply all changes or none; audit each change; return ``{key: (old, new)}`` for real changes.
+
+        :param lax: the values are a web form's text (see :func:`coerce_value`).
+        """
+        clean = self.validate(changes, lax=lax)
         changed: dict[str, tuple[Any, Any]] = {}
         with self.db.session() as session:
             current = self.defaults()
             rows = {r.key: r for r in session.scalars(select(Setting).where(Setting.key.in_(list(clean))))}
-            for key, row in rows.items():
-                current[key] = row.value
+            for key, existing in rows.items():
+                current[key] = existing.value
             for key, value in clean.items():
                 old = current[key]
                 if old == value:

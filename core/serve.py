@@ -41,13 +41,24 @@ def plan_workers(limits_storage: str, requested: int | None) -> tuple[int, int, 
 
 
 def gunicorn_options(host: str, port: int, workers: int, threads: int = 4) -> dict[str, Any]:
-    """The gunicorn settings `serve` uses (the benchmarks use the same for their baseline)."""
+    """The gunicorn settings `serve` uses (the benchmarks use the same for their baseline).
+
+    gunicorn trusts no forwarded header from any address (``forwarded_allow_ips`` empty, no secure scheme
+    headers): the app's ProxyFix alone reads ``X-Forwarded-*``, and only from ``server.trusted_proxies`` hops,
+    so with ``trusted_proxies = 0`` a client on 127.0.0.1 cannot claim https with ``X-Forwarded-Proto``.
+    """
     return {"bind": f"{host}:{port}", "workers": workers, "worker_class": "gthread", "threads": threads,
             "timeout": 120, "graceful_timeout": 10, "keepalive": 5, "accesslog": None,
-            "limit_request_line": 8190, "forwarded_allow_ips": "127.0.0.1"}
+            "limit_request_line": 8190, "forwarded_allow_ips": "", "secure_scheme_headers": {}}
 
 
 def run(app: Flask, host: str, port: int, workers: int, threads: int) -> None:
     """Serve until interrupted. The app is built once and forked into the workers."""
+    from core.ops.serving import prepare
+
+    options = {**gunicorn_options(host, port, workers, threads), **prepare(app)}  # logs, multiprocess metrics
     app.extensions["plugdesk"].db.dispose()  # no pooled connections may cross the fork
-    _Gunicorn(app, gunicorn_options(host, port, workers, threads)).run()
+    from core.worker.runner import start_embedded
+
+    start_embedded(app)  # the background worker (mail outbox, periodic jobs) unless [worker] embedded = false
+    _Gunicorn(app, options).run()

@@ -18,9 +18,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from core.ops.config import ops_schema
+from core.worker.config import worker_schema
+
 REDACTED = "********"
 DEFAULT_PLUGINS = ["auth_local", "captcha_builtin", "storage_fs", "moderation_newusers", "retention_departments",
                    "notify_email"]
+#: What the test harness (``core.testing``) and the contract suites enable when a test names no plugins.
+HARNESS_PLUGINS = ("auth_local",)
+#: The embedded default blob store: a restore into a new data directory puts its files in DIR/files.
+EMBEDDED_STORAGE_PLUGIN = "storage_fs"
 
 
 class ConfigError(Exception):
@@ -86,10 +93,16 @@ SCHEMA: dict[str, dict[str, Field]] = {
     },
     "logging": {
         "level": Field("str", "INFO", "Log level.", choices=("DEBUG", "INFO", "WARNING", "ERROR")),
+        "format": Field("str", "auto", "Log format of `serve`/`worker`: json (one object per line), text, or auto "
+                        "(text on a terminal, json otherwise).", choices=("auto", "json", "text")),
+        "access": Field("bool", True, "One log record per request (request id, user id, route, status, duration)."),
     },
+    **ops_schema(Field),
+    **worker_schema(Field),
     "retention": {
-        "interval_minutes": Field("int", 0, "Built-in retention scheduler of `plugdesk serve`: run one retention "
-                                  "pass every N minutes (0 = off; use cron with `plugdesk retention run`).",
+        "interval_minutes": Field("int", 0, "Scheduled retention on the background worker (`plugdesk worker` or "
+                                  "the one embedded in `serve`): one pass every N minutes (0 = off; use cron with "
+                                  "`plugdesk retention run`).",
                                   minimum=0, maximum=10080),
     },
 }
@@ -198,7 +211,7 @@ class _Loader:
         line = _find_line(self.text, section, key)
         return f"{self.path}:{line}" if line else str(self.path)
 
-    def resolve(self, value: Any, path: str, section: str, key: str) -> Any:
+    def resolve(self, value: Any, path: str, section: str, key: str | None) -> Any:
         """Resolve ``{"$env": ...}`` / ``{"$file": ...}`` recursively."""
         if isinstance(value, Mapping) and len(value) == 1 and next(iter(value)) in ("$env", "$file"):
             kind, ref = next(iter(value.items()))
@@ -324,13 +337,14 @@ def load_settings(path: str | os.PathLike[str] | None = None, *, overrides: Mapp
         if not name.startswith("PLUGDESK_") or name == "PLUGDESK_CONFIG":
             continue
         rest = name[len("PLUGDESK_"):].lower()
-        section = next((s for s in sections if rest.startswith(s + "_")), None)
-        key = rest[len(section) + 1:] if section else None
-        if section is None or key not in SCHEMA[section]:
+        env_section = next((s for s in sections if rest.startswith(s + "_")), None)
+        env_key = rest[len(env_section) + 1:] if env_section else None
+        if env_section is None or env_key is None or env_key not in SCHEMA[env_section]:
             known = ", ".join(f"PLUGDESK_{s.upper()}_{k.upper()}" for s in SCHEMA for k in SCHEMA[s])
             raise ConfigError(f"unknown environment variable {name}; accepted: PLUGDESK_CONFIG, {known}")
-        spec = SCHEMA[section][key]
-        values[section][key] = loader.coerce(spec, _env_value(spec, raw, name), f"{section}.{key}", name)
+        spec = SCHEMA[env_section][env_key]
+        values[env_section][env_key] = loader.coerce(spec, _env_value(spec, raw, name), f"{env_section}.{env_key}",
+                                                     name)
 
     _finish_paths(values, file_path)
     _check_semantics(values, loader)

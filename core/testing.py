@@ -15,7 +15,13 @@ Fixtures:
   that role (``user``, ``agent``, ``manager`` or ``admin``).
 
 Helpers: :func:`make_test_app` (the same app outside a fixture), :func:`create_user` (a local account, no
-HTTP), :data:`TEST_PASSWORD`.
+HTTP), :func:`deliver_mail` (send the queued mail now: test apps run no background worker),
+:func:`moderate` (core's combined moderation decision), :class:`HookRecorder`, :data:`TEST_PASSWORD` and
+:class:`StartupError` (what a refused plugin or configuration raises).
+
+For speed, a test run hashes passwords with argon2's cheapest parameters (the same code path; set
+``PLUGDESK_TEST_REAL_ARGON2=1`` to keep the production ones), compiles Flask's URL builders once per run
+(:mod:`core.testroutes`), and gives every test app a copy of a schema built once per run (:mod:`core.testdb`).
 
 Contract suites (from :mod:`core.contracts`, re-exported here): subclass one in a plugin's tests and every
 guarantee of its area is checked; the in-tree plugins run the same suites.
@@ -25,6 +31,7 @@ guarantee of its area is checked; the in-tree plugins run the same suites.
 * :class:`StorageBackendContract` - a :class:`core.types.BlobStore`.
 * :class:`ModerationContract` - ``moderation_check``.
 * :class:`RetentionContract` - ``retention_sweep``.
+* :class:`RedirectLoginContract` - ``auth_redirect_*`` (single sign-on: the hooks and the round trip).
 
 See ``docs/writing-plugins.md`` for a walk-through.
 """
@@ -39,25 +46,58 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from core.plugins import StartupError as StartupError  # what a refused configuration raises
+from core.types import ModerationDecision, PostInfo, UserInfo
+
 TEST_PASSWORD = "correct horse battery staple"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Make a test run fast without changing what it tests.
+
+    Passwords are hashed with argon2's cheapest parameters (the same code path as production; set
+    ``PLUGDESK_TEST_REAL_ARGON2=1`` to keep OWASP's, e.g. to time logins), and Werkzeug's URL builders are
+    compiled once per run instead of once per app (:mod:`core.testroutes`).
+    """
+    import os
+
+    from core.auth.hashing import use_test_parameters
+    from core.testroutes import memoize_url_builders
+
+    if os.environ.get("PLUGDESK_TEST_REAL_ARGON2", "") in ("", "0"):
+        use_test_parameters()
+    memoize_url_builders()
 
 
 def make_test_app(tmp_path: Path, plugins: list[str] | None = None, *, extra: Mapping[str, object] | None = None,
                   overrides: Mapping[str, Any] | None = None) -> Flask:
-    """Build an app with only ``plugins`` enabled, on SQLite in ``tmp_path`` (schema created)."""
-    from core.db import Base
+    """Build an app with only ``plugins`` enabled, on SQLite in ``tmp_path`` (schema created), ``TESTING`` on.
+
+    :param tmp_path: the app's data directory (created); its database is ``tmp_path / "plugdesk.db"`` and,
+        without ``[mail] url``, delivered mail lands in ``tmp_path / "outbox"``.
+    :param plugins: the names for ``[plugins] enabled``, in chain order (default: ``auth_local``).
+    :param extra: plugin objects or modules by name, registered directly (not installed yet); a name also in
+        ``plugins`` takes that place in the chain.
+    :param overrides: ``plugdesk.toml`` tables merged over the harness's, e.g.
+        ``{"plugins": {"word_filter": {"words": ["casino"]}}}``.
+    :raises StartupError: when a plugin or its configuration is refused, as ``plugdesk serve`` would.
+
+    Example: ``app = make_test_app(tmp_path, ["auth_local", "word_filter"], extra={"word_filter": module})``.
+    """
+    from core.settings import HARNESS_PLUGINS
+    from core.testdb import prepare_schema
 
     tmp_path.mkdir(parents=True, exist_ok=True)
     base: dict[str, Any] = {
         "server": {"data_dir": str(tmp_path), "secret_key": "test-secret-key-not-for-production"},
         "database": {"url": f"sqlite:///{tmp_path / 'plugdesk.db'}"},
-        "plugins": {"enabled": list(plugins if plugins is not None else ["auth_local"])},
+        "plugins": {"enabled": list(plugins if plugins is not None else HARNESS_PLUGINS)},
     }
     for section, table in (overrides or {}).items():
         base[section] = {**base.get(section, {}), **table} if isinstance(table, Mapping) else table
     app = _create(base, extra)
     state = app.extensions["plugdesk"]
-    Base.metadata.create_all(state.db.engine)
+    prepare_schema(state, tmp_path / "plugdesk.db")  # core's tables + plugin migrations, copied from a template
     app.config.update(TESTING=True)
     return app
 
@@ -167,9 +207,25 @@ def hook_recorder() -> Iterator[Callable[[Flask], HookRecorder]]:
         recorder.detach()
 
 
+def deliver_mail(app: Flask) -> Any:
+    """Send every message the app's outbox has due now, in this process, and return the
+    :class:`core.outbox.DrainReport` (``sent``, ``retrying``, ``failed``, ``dropped``). Test apps run no
+    background worker: mail your code queued reaches ``[mail] url`` only when this is called."""
+    from core.outbox import deliver_now
+
+    return deliver_now(app.extensions["plugdesk"])
+
+
 def create_user(app: Flask, role: str = "user", username: str | None = None,
                 password: str = TEST_PASSWORD, verified: bool = True) -> Any:
-    """Create a local account directly (no captcha, no HTTP)."""
+    """Create a local account directly (no captcha, no HTTP) and return its :class:`core.UserInfo`.
+
+    The username defaults to ``ROLE_xxxxxx``, the address to ``USERNAME@example.com`` and the password to
+    :data:`TEST_PASSWORD`. ``verified=False`` leaves the address unconfirmed and queues the confirmation
+    message (send it with :func:`deliver_mail`). The ``user_registered`` hook fires as for a registration.
+
+    Example: ``dora = create_user(app, "agent", username="dora")``.
+    """
     import secrets
 
     from core.auth.accounts import register
@@ -182,9 +238,14 @@ def create_user(app: Flask, role: str = "user", username: str | None = None,
 
 @pytest.fixture
 def login_as() -> Callable[..., tuple[Any, Any]]:
-    """``client, user = login_as(app, "agent")``: a Flask test client with a logged-in session."""
+    """``client, user = login_as(app, "agent")``: a Flask test client with a logged-in session.
+
+    The account is new (:func:`create_user` with that role); the client's session cookie is already set, so
+    ``client.get("/manage")`` works at once. Forms still need their CSRF token, as in production.
+    """
 
     def login(app: Flask, role: str = "user") -> tuple[Any, Any]:
+        """Create an account of ``role`` and return a test client logged in as it, and the account."""
         user = create_user(app, role)
         client = app.test_client()
         with client.session_transaction() as sess:
@@ -194,6 +255,16 @@ def login_as() -> Callable[..., tuple[Any, Any]]:
     return login
 
 
+def moderate(app: Flask | Any, author: UserInfo, post: PostInfo) -> ModerationDecision:
+    """What core decides for a new ``post`` by ``author``: every enabled moderation plugin's vote, combined.
+
+    :param app: the app (or its ``app.extensions["plugdesk"]`` state).
+    """
+    from core.moderation import moderate as combined
+
+    return combined(app.extensions["plugdesk"] if isinstance(app, Flask) else app, author, post)
+
+
 # ----------------------------------------------------------------------------- contract suites
 # Assertion rewriting for the suites (pytest only rewrites test modules and registered plugins by itself).
 pytest.register_assert_rewrite("core.contracts")
@@ -201,11 +272,13 @@ pytest.register_assert_rewrite("core.contracts")
 from core.contracts.auth import AuthProviderContract  # noqa: E402
 from core.contracts.captcha import CaptchaProviderContract  # noqa: E402
 from core.contracts.moderation import ModerationContract  # noqa: E402
+from core.contracts.redirect import RedirectLoginContract  # noqa: E402
 from core.contracts.retention import RetentionContract  # noqa: E402
 from core.contracts.storage import StorageBackendContract  # noqa: E402
 
 __all__ = [
     "TEST_PASSWORD", "AuthProviderContract", "CaptchaProviderContract", "HookCall", "HookRecorder",
-    "ModerationContract", "RetentionContract", "StorageBackendContract", "create_user", "hook_recorder",
-    "login_as", "make_test_app", "plugdesk_app", "plugdesk_app_factory",
+    "ModerationContract", "RedirectLoginContract", "RetentionContract", "StartupError", "StorageBackendContract",
+    "create_user", "deliver_mail",
+    "hook_recorder", "login_as", "make_test_app", "moderate", "plugdesk_app", "plugdesk_app_factory",
 ]

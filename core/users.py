@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from core.db import Database
 from core.models import ROLES, Credential, User, utcnow
 from core.types import Identity, UserInfo
 
+log = logging.getLogger("plugdesk.users")
 USERNAME_MAX = 150
 _USERNAME_OK = re.compile(r"^[\w.@+-]+$")
 _EMAIL = re.compile(r"^[^\s@<>()\[\],;:\"\\]{1,64}@[^\s@<>()\[\],;:\"\\]+\.[^\s@<>()\[\],;:\"\\]{2,}$")
@@ -69,6 +73,18 @@ def to_info(user: User) -> UserInfo:
                     is_active=user.is_active, created_at=user.created_at)
 
 
+def address_taken(session: Session, key: str, exclude_id: int | None = None) -> bool:
+    """Whether another account (not ``exclude_id``) uses ``key`` as its email address or as its username.
+
+    Email addresses are unique (case-insensitively, ``email_key``), and no username may be another account's
+    address: a login by email must always name the account that owns that address.
+    """
+    stmt = select(func.count()).select_from(User).where((User.email_key == key) | (User.username_key == key))
+    if exclude_id is not None:
+        stmt = stmt.where(User.id != exclude_id)
+    return bool(session.scalar(stmt))
+
+
 class UserDirectory:
     """Look up and create accounts (the part of the user table plugins may use)."""
 
@@ -100,11 +116,15 @@ class UserDirectory:
             row = conn.execute(select(*self._COLUMNS).where(User.id == user_id)).first()
             return self._info(row) if row else None
 
-    def create(self, *, username: str, email: str, role: str = "user", display_name: str = "",
-               provider: str = "local", external_id: str | None = None, verified: bool = False) -> UserInfo:
-        """Create an account; raise :class:`AccountError` for a taken or invalid username/email."""
+    def create(self, *, username: str, email: str, provider: str, role: str = "user", display_name: str = "",
+               external_id: str | None = None, verified: bool = False, require_email: bool = True) -> UserInfo:
+        """Create an account owned by the auth provider ``provider``.
+
+        :param require_email: refuse an empty ``email`` (external providers may have accounts without one).
+        :raises AccountError: for a taken or invalid username, an invalid email or an unknown role.
+        """
         shown = validate_username(username)
-        email_shown, email_key = normalize_email(email) if email or provider == "local" else ("", "")
+        email_shown, email_key = normalize_email(email) if email or require_email else ("", "")
         if role not in ROLES:
             raise AccountError("role", f"Role must be one of {', '.join(ROLES)}.")
         if len(display_name) > 200:
@@ -113,11 +133,18 @@ class UserDirectory:
             key = normalize_username(shown)
             if session.scalar(select(func.count()).select_from(User).where(User.username_key == key)):
                 raise AccountError("username", "This username is taken. Choose another one.")
+            if "@" in key and address_taken(session, key):  # someone's email: their email login would point here
+                raise AccountError("username", "This username cannot be used. Choose another one.")
+            if email_key and address_taken(session, email_key):
+                raise AccountError("email", "This address cannot be used. Choose another one.")
             user = User(username=shown, username_key=key, email=email_shown, email_key=email_key,
                         display_name=display_name.strip() or shown, role=role, provider=provider,
                         external_id=external_id, email_verified=verified, created_at=utcnow())
             session.add(user)
-            session.flush()
+            try:
+                session.flush()
+            except IntegrityError:  # a concurrent registration took the name or the address first
+                raise AccountError("username", "This username or address is taken. Choose another one.") from None
             return to_info(user)
 
     def link_external(self, identity: Identity) -> UserInfo:
@@ -126,13 +153,18 @@ class UserDirectory:
         with self.db.session() as session:
             user = session.scalar(select(User).where(User.provider == identity.provider,
                                                      User.external_id == identity.external_id))
+            email = identity.email
+            if email and address_taken(session, normalize_email(email)[1], user.id if user else None):
+                log.warning("%s account %r: the address from the directory belongs to another account here; "
+                            "it is not copied", identity.provider, identity.username)
+                email = user.email if user else ""
             if user is None:
-                return self.create(username=identity.username, email=identity.email,
+                return self.create(username=identity.username, email=email,
                                    role=identity.role or "user", display_name=identity.display_name,
                                    provider=identity.provider, external_id=identity.external_id,
-                                   verified=identity.email_verified and bool(identity.email))
-            if identity.email and identity.email != user.email:
-                user.email, user.email_key = normalize_email(identity.email)
+                                   verified=identity.email_verified and bool(email), require_email=False)
+            if email and email != user.email:
+                user.email, user.email_key = normalize_email(email)
                 user.email_verified = identity.email_verified
             if identity.display_name:
                 user.display_name = identity.display_name
@@ -147,7 +179,7 @@ class UserDirectory:
 
 
 class CredentialStore:
-    """Opaque per-user, per-provider credential material (e.g. ``auth_local``'s argon2 hash)."""
+    """Opaque per-user, per-provider credential material (e.g. a password plugin's argon2 hash)."""
 
     def __init__(self, db: Database) -> None:
         self.db = db

@@ -124,6 +124,13 @@ class SinkHandler:
                               "msg": email.message_from_bytes(envelope.content, policy=email.policy.default)})
         return "250 Message accepted for delivery"
 
+    def delivered(self, app: Any) -> list[dict[str, Any]]:
+        """What arrived once ``app``'s outbox was sent (test apps run no background worker)."""
+        from core.testing import deliver_mail
+
+        deliver_mail(app)
+        return self.messages
+
 
 @pytest.fixture
 def smtp_sink() -> Iterator[SinkHandler]:

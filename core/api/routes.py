@@ -6,15 +6,17 @@ from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify
 from flask.typing import ResponseReturnValue
+from pydantic import ConfigDict
 
 from core.api.openapi import build_openapi
-from core.api.registry import ApiProblem, api_route, json_body
+from core.api.registry import ApiModel, ApiProblem, api_route
 from core.app_state import state
 from core.auth.accounts import PasswordRejected, change_password, flag_noncompliant_password, register
 from core.auth.login import authenticate
 from core.auth.sessions import end_all_sessions, issue_token
 from core.models import User
 from core.runtime_settings import SettingsValidationError
+from core.types import Role
 from core.users import AccountError, to_info
 from core.web.helpers import request_info
 
@@ -27,12 +29,52 @@ USER_SCHEMA = {"type": "object", "properties": {
     "verified": {"type": "boolean"}, "must_change_password": {"type": "boolean"},
     "created_at": {"type": "string", "format": "date-time"}},
     "required": ["id", "username", "role", "verified"]}
-LOGIN_SCHEMA = {"type": "object", "properties": {"username": {"type": "string"}, "password": {"type": "string"}},
-                "required": ["username", "password"]}
-REGISTER_SCHEMA = {"type": "object", "properties": {
-    "username": {"type": "string"}, "email": {"type": "string"}, "password": {"type": "string"},
-    "display_name": {"type": "string"}}, "required": ["username", "email", "password"]}
 SETTINGS_SCHEMA = {"type": "object", "additionalProperties": True}
+
+
+class LoginIn(ApiModel):
+    """``POST /auth/login``; ``totp`` (or ``recovery_code``) for accounts with two-factor login."""
+
+    username: str
+    password: str
+    totp: str | None = None
+    recovery_code: str | None = None
+
+
+class RegisterIn(ApiModel):
+    """``POST /auth/register``; captcha answer fields (e.g. ``captcha_token``) travel alongside."""
+
+    model_config = ConfigDict(extra="allow")
+    username: str
+    email: str
+    password: str
+    display_name: str = ""
+
+
+class ResetIn(ApiModel):
+    """``POST /auth/password-reset``: a username or an email address."""
+
+    login: str
+
+
+class ResetConfirmIn(ApiModel):
+    """``POST /auth/password-reset/confirm``."""
+
+    token: str
+    password: str
+
+
+class PasswordChangeIn(ApiModel):
+    """``POST /me/password``."""
+
+    current_password: str
+    new_password: str
+
+
+class SettingsPatchIn(ApiModel):
+    """``PATCH /settings/security``: ``{"security.KEY": value, ...}``; each value is checked by its setting."""
+
+    model_config = ConfigDict(extra="allow")
 
 
 def user_json(user: User) -> dict[str, Any]:
@@ -45,31 +87,38 @@ def user_json(user: User) -> dict[str, Any]:
 
 
 @api_route(bp, "/auth/login", "POST", summary="Log in and get a bearer token", auth=None,
-           request_schema=LOGIN_SCHEMA, responses={200: ("Token", {"type": "object", "properties": {
+           body=LoginIn, responses={200: ("Token", {"type": "object", "properties": {
                "token": {"type": "string"}, "user": USER_SCHEMA}, "required": ["token"]}),
-               401: ("Wrong credentials (same answer for every reason)", None), 400: ("Bad request", None),
+               401: ("Wrong credentials (same answer for every reason), or a second factor is needed (problem "
+                     "type urn:plugdesk:problem:second-factor-required: send \"totp\")", None),
+               400: ("Bad request", None), 403: ("A second factor must be set up first", None),
                422: ("Validation failed", None), 429: ("Too many failed logins from this address", None)})
-def login() -> ResponseReturnValue:
+def login(body: LoginIn) -> ResponseReturnValue:
     """Same 401 for wrong password, unknown user and locked account."""
-    data = json_body({"username": str, "password": str})
     st = state()
-    outcome = authenticate(st, data["username"], data["password"], request_info())
+    outcome = authenticate(st, body.username, body.password, request_info())
     if outcome.user is None:
         raise ApiProblem(401, "Login failed", outcome.message)
-    flag_noncompliant_password(st, outcome.user, data["password"])
+    from core.twofactor.api import login_gate
+
+    refused = login_gate(st, outcome, body.totp or body.recovery_code)
+    if refused is not None:  # a second factor is missing or wrong, or must be set up first
+        return refused
+    flag_noncompliant_password(st, outcome.user, body.password)
     with st.db.session() as s:
-        user = s.get(User, outcome.user.id)
+        user = s.get_one(User, outcome.user.id)
         token = issue_token(st.db, user)
         return jsonify({"token": token, "user": user_json(user)})
 
 
 @api_route(bp, "/auth/register", "POST", summary="Register a local account", auth=None,
-           request_schema=REGISTER_SCHEMA, responses={201: ("Created", USER_SCHEMA), 400: ("Bad request", None),
+           body=RegisterIn, responses={201: ("Created", USER_SCHEMA), 400: ("Bad request", None),
                                                       422: ("Validation failed", None),
-                                                      403: ("Registration closed", None)})
-def register_route() -> ResponseReturnValue:
+                                                      403: ("Registration closed", None),
+                                                      429: ("Too many registrations from this address", None)})
+def register_route(body: RegisterIn) -> ResponseReturnValue:
     """Create an account (captcha rules apply as on the portal form)."""
-    data = json_body({"username": str, "email": str, "password": str}, {"display_name": str})
+    data = body.model_dump()
     st = state()
     if st.registration_provider() is None:
         raise ApiProblem(403, "Registration closed", "This help desk does not accept self-registration.")
@@ -79,44 +128,40 @@ def register_route() -> ResponseReturnValue:
     if not verdict.ok:
         raise ApiProblem(422, "Validation failed", verdict.message, {"captcha": verdict.message})
     try:
-        info = register(st, username=data["username"], email=data["email"], password=data["password"],
-                        display_name=data.get("display_name", ""))
+        info = register(st, username=body.username, email=body.email, password=body.password,
+                        display_name=body.display_name)
     except PasswordRejected as exc:
         raise ApiProblem(422, "Validation failed", "The password does not meet the requirements.",
                          {"password": exc.problems}) from None
     except AccountError as exc:
         raise ApiProblem(422, "Validation failed", exc.message, {exc.field: exc.message}) from None
     with st.db.session() as s:
-        return jsonify(user_json(s.get(User, info.id))), 201
+        return jsonify(user_json(s.get_one(User, info.id))), 201
 
 
 @api_route(bp, "/auth/password-reset", "POST", summary="Ask for a password reset email (always 202)", auth=None,
-           request_schema={"type": "object", "properties": {"login": {"type": "string"}}, "required": ["login"]},
+           body=ResetIn,
            responses={202: ("Accepted, whether or not the account exists", None), 400: ("Bad request", None),
                       422: ("Validation failed", None), 429: ("Too many reset requests from this address", None)})
-def password_reset() -> ResponseReturnValue:
+def password_reset(body: ResetIn) -> ResponseReturnValue:
     """Same answer for every login; a link goes out only to existing local accounts."""
     from core.auth.reset import request_reset
 
-    data = json_body({"login": str})
-    request_reset(state(), data["login"])
+    request_reset(state(), body.login)
     return jsonify({"detail": "If the account exists and can be reset here, an email is on its way."}), 202
 
 
 @api_route(bp, "/auth/password-reset/confirm", "POST", summary="Set a new password with a reset token", auth=None,
-           request_schema={"type": "object", "properties": {"token": {"type": "string"},
-                                                            "password": {"type": "string"}},
-                           "required": ["token", "password"]},
+           body=ResetConfirmIn,
            responses={204: ("Password changed; every session ended", None), 400: ("Invalid token", None),
                       422: ("Password refused", None)})
-def password_reset_confirm() -> ResponseReturnValue:
+def password_reset_confirm(body: ResetConfirmIn) -> ResponseReturnValue:
     """Complete a reset; the token is single use."""
     from core.auth.reset import complete_reset
     from core.auth.tokens import TokenError
 
-    data = json_body({"token": str, "password": str})
     try:
-        complete_reset(state(), data["token"], data["password"])
+        complete_reset(state(), body.token, body.password)
     except TokenError:
         raise ApiProblem(400, "Invalid token", "The reset token is unknown, used, replaced or expired.") from None
     except PasswordRejected as exc:
@@ -140,16 +185,13 @@ def me() -> ResponseReturnValue:
 
 
 @api_route(bp, "/me/password", "POST", summary="Change the caller's password (ends every other session)",
-           request_schema={"type": "object", "properties": {"current_password": {"type": "string"},
-                                                            "new_password": {"type": "string"}},
-                           "required": ["current_password", "new_password"]},
+           body=PasswordChangeIn,
            responses={204: ("Changed; every token of the account ended", None), 400: ("Bad request", None),
                       422: ("Validation failed", None)})
-def change_my_password() -> ResponseReturnValue:
+def change_my_password(body: PasswordChangeIn) -> ResponseReturnValue:
     """Check the current password, apply the password rules, end every session and token."""
-    data = json_body({"current_password": str, "new_password": str})
     try:
-        change_password(state(), to_info(g.api_user), data["current_password"], data["new_password"],
+        change_password(state(), to_info(g.api_user), body.current_password, body.new_password,
                         request_info())
     except PasswordRejected as exc:
         raise ApiProblem(422, "Validation failed", "The new password does not meet the requirements.",
@@ -159,7 +201,7 @@ def change_my_password() -> ResponseReturnValue:
     return "", 204
 
 
-@api_route(bp, "/settings/security", "GET", summary="Security settings", auth="manager",
+@api_route(bp, "/settings/security", "GET", summary="Security settings", auth=Role.MANAGER,
            responses={200: ("Every security setting", SETTINGS_SCHEMA), 403: ("Forbidden", None)})
 def get_security_settings() -> ResponseReturnValue:
     """Current values of every ``security.*`` key."""
@@ -167,13 +209,13 @@ def get_security_settings() -> ResponseReturnValue:
     return jsonify({k: v for k, v in values.items() if k.startswith("security.")})
 
 
-@api_route(bp, "/settings/security", "PATCH", summary="Change security settings (all or nothing)", auth="admin",
-           request_schema=SETTINGS_SCHEMA, responses={200: ("The new values", SETTINGS_SCHEMA),
+@api_route(bp, "/settings/security", "PATCH", summary="Change security settings (all or nothing)", auth=Role.ADMIN,
+           body=SettingsPatchIn, responses={200: ("The new values", SETTINGS_SCHEMA),
                                                       400: ("Bad request", None), 403: ("Forbidden", None),
                                                       422: ("Validation failed; nothing changed", None)})
-def patch_security_settings() -> ResponseReturnValue:
+def patch_security_settings(body: SettingsPatchIn) -> ResponseReturnValue:
     """Validate every key first; apply all or none; audit each change."""
-    data = json_body()
+    data = body.model_extra or {}
     st = state()
     unknown = {k: "unknown setting" for k in data if not k.startswith("security.")}
     if unknown:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import delete, update
 
 from core.app_state import AppState
+from core.auth import tokens
 from core.auth.login import authenticate, check_new_password
 from core.auth.sessions import end_all_sessions
 from core.models import User
@@ -29,7 +30,8 @@ def set_password(state: AppState, user: UserInfo, password: str, *, check_rules:
     """Validate ``password`` and hand it to the provider that owns ``user``."""
     info = state.provider(user.provider)
     if info is None or info.external:
-        raise AccountError("password", "This account's password is managed by your organisation's directory.")
+        raise AccountError("password", f"This account's password is managed by {state.provider_label(user.provider)}; "
+                                       "change it there.")
     if check_rules:
         problems = check_new_password(state, password, user.username)
         if problems:
@@ -39,6 +41,8 @@ def set_password(state: AppState, user: UserInfo, password: str, *, check_rules:
         raise AccountError("password", "No enabled auth plugin can store a password for this account.")
     with state.db.session() as s:
         s.execute(update(User).where(User.id == user.id).values(must_change_password=False))
+    # a reset link sent before the password changed (by the user, an admin or the CLI) must not work after
+    tokens.revoke(state.db, user.id, "password_reset")
 
 
 def register(state: AppState, *, username: str, email: str, password: str, display_name: str = "",

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from core.app_state import AppState
 from core.auth.hashing import equal_work
 from core.auth.password_rules import password_problems
 from core.models import AuditEntry
+from core.ops.web import count_lockout, count_login
 from core.plugin_calls import PluginCallError
 from core.types import AuthResult, AuthStatus, RequestInfo, UserInfo
 from core.users import AccountError, normalize_username
@@ -26,6 +28,9 @@ class LoginOutcome:
 
     user: UserInfo | None
     message: str = ""
+    #: the password was right but the account has a second factor: no session or token until it is checked
+    #: (:mod:`core.twofactor.service`); re-authentication (change password, email) may accept it as is
+    second_factor: bool = False
 
 
 def authenticate(app_state: AppState, username: str, password: str, request: RequestInfo) -> LoginOutcome:
@@ -43,17 +48,38 @@ def authenticate(app_state: AppState, username: str, password: str, request: Req
     if lock is not None and lock.locked:
         equal_work(password)  # a locked account answers in about the time of a wrong password
         log.info("login %r from %s refused: account locked", key, request.remote_addr)
+        count_login(app_state, "locked")
         return LoginOutcome(None, GENERIC_FAILURE)
     outcome = _run_chain(app_state, key, password, request, account, username)
-    if outcome.user is not None:
-        app_state.lockout.record_success(lock_key)
+    user = outcome.user
+    if user is not None:
+        from core.twofactor.service import has_second_factor
+
+        if has_second_factor(app_state, user.id):  # the failure count stays until the second step
+            outcome = LoginOutcome(user, second_factor=True)
+        else:
+            complete_login(app_state, user, request, lock_key)
     elif outcome.message == GENERIC_FAILURE:  # "unavailable" never counts toward the lockout
-        lock = app_state.lockout.record_failure(lock_key, lock)
-        if lock.new:
-            with app_state.db.session() as s:
-                s.add(AuditEntry(actor="system", ip=request.remote_addr, action="auth.lockout", target=lock_key,
-                                 new={"until": lock.until, "failures": lock.failures}))
+        record_failure(app_state, lock_key, lock, request)
+    count_login(app_state, "ok" if outcome.user else "failed" if outcome.message == GENERIC_FAILURE else "unavailable")
     return outcome
+
+
+def record_failure(app_state: AppState, lock_key: str, lock: Any, request: RequestInfo) -> None:
+    """Count one failed login (password or second factor) for ``lock_key``; audit a new lockout."""
+    lock = app_state.lockout.record_failure(lock_key, lock)
+    if lock.new:
+        with app_state.db.session() as s:
+            s.add(AuditEntry(actor="system", ip=request.remote_addr, action="auth.lockout", target=lock_key,
+                             new={"until": lock.until, "failures": lock.failures}))
+        count_lockout(app_state)
+
+
+def complete_login(app_state: AppState, user: UserInfo, request: RequestInfo, lock_key: str | None = None) -> None:
+    """Every factor was checked: reset the failure count, record the login, tell the plugins."""
+    app_state.lockout.record_success(lock_key or normalize_username(user.username))
+    app_state.ctx.users.touch_login(user.id)
+    app_state.host.notify("user_logged_in", user=user, request=request, ctx=app_state.ctx)
 
 
 def _find_account(app_state: AppState, key: str) -> UserInfo | None:
@@ -123,9 +149,7 @@ def _run_chain(app_state: AppState, key: str, password: str, request: RequestInf
     if user is None or not user.is_active:
         log.info("login %r denied: account missing or disabled", key)
         return LoginOutcome(None, GENERIC_FAILURE)
-    ctx.users.touch_login(user.id)
-    log.info("login %r from %s succeeded via %s", key, request.remote_addr, plugin)
-    app_state.host.notify("user_logged_in", user=user, request=request, ctx=ctx)
+    log.info("login %r from %s: password accepted by %s", key, request.remote_addr, plugin)
     return LoginOutcome(user)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
@@ -16,9 +17,11 @@ from core.auth import tokens
 from core.auth.accounts import PasswordRejected, set_password
 from core.auth.login import check_new_password
 from core.auth.sessions import end_all_sessions
-from core.mail import MailError
 from core.models import User
 from core.users import normalize_username, to_info
+
+if TYPE_CHECKING:  # pragma: no cover
+    from core.outbox.render import Rendered
 
 log = logging.getLogger("plugdesk.auth.reset")
 PURPOSE = "password_reset"
@@ -27,38 +30,60 @@ PURPOSE = "password_reset"
 def reset_available(state: AppState) -> tuple[bool, str]:
     """Whether the reset feature can be offered at all, and why not."""
     if not any(not p.external and p.registration for p in state.auth_providers):
-        return False, "Every enabled auth provider is a directory; passwords are reset there."
+        where = " or ".join(p.label for p in state.auth_providers if p.external) or "another service"
+        return False, f"Passwords are managed by {where}; reset yours there."
     if not state.runtime.get("security.password_reset.enabled"):
         return False, "Password reset is switched off in Settings › Security."
     return True, ""
 
 
 def request_reset(state: AppState, login: str) -> None:
-    """Email a reset link if the account exists, is local and active; otherwise do nothing, silently."""
+    """Queue a reset request; the worker emails a link if the account exists, is local and active.
+
+    The request does the same work whatever ``login`` names - one outbox row, nothing looked up - so
+    neither the answer nor its timing tells whether the account exists. The worker drops the row of an
+    unknown or ineligible account without a trace (:func:`render_reset_mail`).
+    """
     available, why = reset_available(state)
     key = normalize_username(login or "")[:320]
     if not available or not key:
-        log.info("password reset for %r not sent: %s", key, why or "empty login")
+        log.info("password reset not queued: %s", why or "empty login")
         return
+    from core.outbox.service import enqueue
+
+    with state.db.session() as s:
+        enqueue(s, state.settings, kind=PURPOSE, payload={"login": key}, subject="Reset your password")
+
+
+def render_reset_mail(state: AppState, payload: dict[str, Any]) -> Rendered | None:
+    """Send time: issue the single-use token and write the message, or ``None`` (nothing to send).
+
+    The raw token exists only in the message handed to the mail server; the database keeps its hash.
+    """
+    from core.outbox.render import Rendered
+
+    key = str(payload.get("login", ""))
+    available, why = reset_available(state)
+    if not available or not key:
+        log.info("password reset not sent: %s", why or "empty login")
+        return None
     user = state.ctx.users.find(key)
     if user is None or not user.is_active or not user.email:
-        log.info("password reset for %r not sent: no such active account", key)
-        return
+        log.info("password reset not sent: no such active account")
+        return None
     provider = state.provider(user.provider)
     if provider is None or provider.external:
-        log.info("password reset for %r not sent: account belongs to directory provider %s", key, user.provider)
-        return
+        log.info("password reset for %r not sent: account belongs to external provider %s", key, user.provider)
+        return None
     minutes = state.runtime.get("security.password_reset.token_minutes")
     raw = tokens.issue(state.db, user.id, PURPOSE, timedelta(minutes=minutes))
     link = f"{state.settings.get('server', 'base_url').rstrip('/')}/password-reset/{raw}"
-    body = (f"Hello {user.display_name or user.username},\n\nsomeone (hopefully you) asked to reset the password of "
+    name = user.display_name or user.username
+    body = (f"Hello {name},\n\nsomeone (hopefully you) asked to reset the password of "
             f"your help desk account {user.username}.\n\nOpen this link within {minutes} minutes to choose a new "
             f"password:\n\n{link}\n\nIf you did not ask for this, ignore this message; your password stays as it "
             "is.\n")
-    try:
-        state.ctx.mailer.send(user.email, "Reset your password", body)
-    except MailError as exc:
-        log.error("password reset mail for %r failed: %s", key, exc)
+    return Rendered(to=user.email, to_name=name, subject="Reset your password", text=body)
 
 
 def complete_reset(state: AppState, raw: str, password: str) -> None:
@@ -79,10 +104,9 @@ def complete_reset(state: AppState, raw: str, password: str) -> None:
     set_password(state, info, password, check_rules=False)
     end_all_sessions(state.db, info.id)
     state.lockout.clear(normalize_username(info.username))
-    try:
+    if info.email:
         state.ctx.mailer.send(info.email, "Your password was changed",
                               f"Hello {info.display_name or info.username},\n\nthe password of your help desk account "
                               f"{info.username} was just reset, and every session was logged out. If this was not "
-                              "you, contact your help desk administrator now.\n")
-    except MailError as exc:
-        log.error("password change notice to %r failed: %s", info.username, exc)
+                              "you, contact your help desk administrator now.\n",
+                              to_name=info.display_name or info.username, related=f"user:{info.id}")

@@ -10,14 +10,16 @@ import hashlib
 import secrets
 from datetime import timedelta
 
-from flask import g, session
+from flask import g, has_request_context, request, session
 from sqlalchemy import delete, select
 
+from core.auth.session_records import end_session_records, record_session, session_alive, touch_token
 from core.db import Database
 from core.models import ApiToken, User, utcnow
+from core.types import Role
 
 TOKEN_LIFETIME = timedelta(days=30)
-ROLE_RANK = {"user": 0, "agent": 1, "manager": 2, "admin": 3}
+ROLE_RANK = {r.value: r.rank for r in Role}
 
 
 def has_role(user: User | None, role: str) -> bool:
@@ -25,12 +27,23 @@ def has_role(user: User | None, role: str) -> bool:
     return user is not None and ROLE_RANK.get(user.role, -1) >= ROLE_RANK[role]
 
 
-def start_session(user: User) -> None:
-    """Log ``user`` in: a fresh cookie content (rotated), bound to the current session version."""
+def start_session(user: User, *, second_factor: bool = False) -> None:
+    """Log ``user`` in: a fresh cookie content (rotated), bound to the current session version, with a
+    session record for the Sessions page (:mod:`core.auth.session_records`).
+
+    :param second_factor: the login passed a second factor (or the user has just set one up).
+    """
+    from core.app_state import state
+
     session.clear()
     session["uid"] = user.id
     session["sv"] = user.session_version
     session["nonce"] = secrets.token_urlsafe(16)
+    sid = secrets.token_urlsafe(24)
+    record_session(state().db, user, sid, request.remote_addr or "", request.user_agent.string, second_factor)
+    session["sid"] = sid
+    if second_factor:
+        session["mfa"] = True
     session.permanent = True
     g.pop("plugdesk_user", None)
 
@@ -46,6 +59,9 @@ def session_user(db: Database) -> User | None:
             found = s.get(User, uid)
             if found is not None and found.is_active and found.session_version == version:
                 user = found
+        sid = session.get("sid")  # cookies from before session records have none; "end all" ends those
+        if user is not None and isinstance(sid, str) and not session_alive(db, user, sid):
+            user = None
         if user is None:
             session.clear()
     g.plugdesk_user = user
@@ -59,6 +75,7 @@ def end_all_sessions(db: Database, user_id: int) -> None:
         if user is not None:
             user.session_version += 1
         s.execute(delete(ApiToken).where(ApiToken.user_id == user_id))
+    end_session_records(db, user_id)
 
 
 def _hash(token: str) -> str:
@@ -68,9 +85,11 @@ def _hash(token: str) -> str:
 def issue_token(db: Database, user: User) -> str:
     """Create a bearer token (256 bits); only its hash is stored."""
     raw = secrets.token_urlsafe(32)
+    ip, agent = (request.remote_addr or "", request.user_agent.string) if has_request_context() else ("", "")
     with db.session() as s:
         s.add(ApiToken(user_id=user.id, token_hash=_hash(raw), session_version=user.session_version,
-                       created_at=utcnow(), expires_at=utcnow() + TOKEN_LIFETIME))
+                       created_at=utcnow(), expires_at=utcnow() + TOKEN_LIFETIME, ip=ip[:64],
+                       user_agent=agent[:300]))
     return raw
 
 
@@ -86,4 +105,5 @@ def token_user(db: Database, raw: str) -> User | None:
         token, user = row
         if token.expires_at < utcnow() or token.session_version != user.session_version or not user.is_active:
             return None
-        return user
+    touch_token(db, token)
+    return user

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from core.db import Database
+from core.db import Database, rowcount
 from core.models import OneTimeToken, utcnow
 
 
@@ -59,6 +59,14 @@ def consume(db: Database, raw: str, purpose: str) -> OneTimeToken:
     with db.session() as s:
         done = s.execute(update(OneTimeToken).where(OneTimeToken.id == token.id, OneTimeToken.used_at.is_(None))
                          .values(used_at=utcnow()))
-        if done.rowcount != 1:
+        if rowcount(done) != 1:
             raise TokenError("already used or superseded")
     return token
+
+
+def revoke(db: Database, user_id: int, purpose: str) -> int:
+    """Make every unused token of ``purpose`` for ``user_id`` stop working; return how many there were."""
+    with db.session() as s:
+        done = s.execute(update(OneTimeToken).where(OneTimeToken.user_id == user_id, OneTimeToken.purpose == purpose,
+                                                    OneTimeToken.used_at.is_(None)).values(used_at=utcnow()))
+        return rowcount(done)

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-
-from sqlalchemy import func, select
+from typing import TYPE_CHECKING, Any
 
 from core.app_state import AppState
 from core.auth import tokens
-from core.mail import MailError
 from core.models import User
 from core.types import UserInfo
-from core.users import AccountError, normalize_email, to_info
+from core.users import AccountError, address_taken, normalize_email, to_info
+
+if TYPE_CHECKING:  # pragma: no cover
+    from core.outbox.render import Rendered
 
 log = logging.getLogger("plugdesk.auth.verification")
 PURPOSE = "verify_email"
@@ -24,22 +25,41 @@ RESEND_LIMIT = 3  # per user per hour
 
 
 def send_verification(state: AppState, user: UserInfo, address: str | None = None) -> bool:
-    """Email a verification link for ``address`` (default: the user's current address)."""
+    """Queue a verification link for ``address`` (default: the user's current address).
+
+    The token is issued by the worker when it sends the message (:func:`render_verification_mail`), so the
+    raw token is never stored. Returns ``False`` when there is no address.
+    """
     address = address or user.email
     if not address:
         return False
+    from core.outbox.service import enqueue
+
+    with state.db.session() as s:
+        enqueue(s, state.settings, kind=PURPOSE, payload={"user_id": user.id, "email": address}, to=address,
+                to_name=user.display_name or user.username, subject="Confirm your email address",
+                related=f"user:{user.id}")
+    return True
+
+
+def render_verification_mail(state: AppState, payload: dict[str, Any]) -> Rendered | None:
+    """Send time: issue the token for the address and write the message (``None`` if the account is gone)."""
+    from core.outbox.render import Rendered
+
+    address = str(payload.get("email", ""))
+    with state.db.session() as s:
+        row = s.get(User, int(payload.get("user_id") or 0))
+        user = to_info(row) if row is not None and row.is_active else None
+    if user is None or not address:
+        return None
     hours = state.runtime.get("security.email_verification.token_hours")
     raw = tokens.issue(state.db, user.id, PURPOSE, timedelta(hours=hours), data={"email": address})
     link = f"{state.settings.get('server', 'base_url').rstrip('/')}/verify-email/{raw}"
-    body = (f"Hello {user.display_name or user.username},\n\nplease confirm that {address} is your email address "
+    name = user.display_name or user.username
+    body = (f"Hello {name},\n\nplease confirm that {address} is your email address "
             f"for the help desk account {user.username} by opening this link within {hours} hours:\n\n{link}\n\n"
             "If you did not ask for this, ignore this message.\n")
-    try:
-        state.ctx.mailer.send(address, "Confirm your email address", body)
-    except MailError as exc:
-        log.error("verification mail for user %s failed: %s", user.id, exc)
-        return False
-    return True
+    return Rendered(to=address, to_name=name, subject="Confirm your email address", text=body)
 
 
 def resend_allowed(state: AppState, user_id: int) -> bool:
@@ -59,7 +79,7 @@ def confirm(state: AppState, raw: str, logged_in: UserInfo | None) -> UserInfo:
     address = (token.data or {}).get("email", "")
     shown, key = normalize_email(address)
     with state.db.session() as s:
-        if s.scalar(select(func.count()).select_from(User).where(User.email_key == key, User.id != token.user_id)):
+        if address_taken(s, key, token.user_id):
             raise AccountError("email", "This address cannot be used for your account any more.")
     tokens.consume(state.db, raw, PURPOSE)
     with state.db.session() as s:
@@ -69,14 +89,14 @@ def confirm(state: AppState, raw: str, logged_in: UserInfo | None) -> UserInfo:
         old = user.email
         user.email, user.email_key, user.email_verified = shown, key, True
         info = to_info(user)
-    if old and old != shown:
-        try:
-            state.ctx.mailer.send(old, "Your email address was changed",
-                                  f"Hello {info.display_name or info.username},\n\nthe email address of your help desk "
-                                  f"account {info.username} is now {shown}. If this was not you, contact your "
-                                  "help desk administrator now.\n")
-        except MailError as exc:
-            log.error("address change notice for user %s failed: %s", info.id, exc)
+        if old and old != shown:  # the notice commits with the change itself
+            from core.outbox.service import enqueue
+
+            name = info.display_name or info.username
+            enqueue(s, state.settings, to=old, to_name=name, subject="Your email address was changed",
+                    text=f"Hello {name},\n\nthe email address of your help desk account {info.username} is now "
+                         f"{shown}. If this was not you, contact your help desk administrator now.\n",
+                    related=f"user:{info.id}")
     return info
 
 
@@ -84,7 +104,7 @@ def request_change(state: AppState, user: UserInfo, new_address: str) -> None:
     """Send a link to ``new_address``; refuse an address another account uses, without saying which."""
     shown, key = normalize_email(new_address)
     with state.db.session() as s:
-        taken = s.scalar(select(func.count()).select_from(User).where(User.email_key == key, User.id != user.id))
+        taken = address_taken(s, key, user.id)
     if taken:
         raise AccountError("email", "This address cannot be used. Choose another one.")
     if key == normalize_email(user.email)[1] if user.email else False:

@@ -9,7 +9,7 @@ from core.app_state import state
 from core.community.models import CommunityPost
 from core.community.service import CommunityError, decide, names, queue
 from core.web.forms import PostForm
-from core.web.helpers import current_user, login_required
+from core.web.helpers import logged_in_user, login_required
 
 bp = Blueprint("moderation", __name__, url_prefix="/manage/moderation")
 
@@ -35,7 +35,7 @@ def act(post_id: int) -> ResponseReturnValue:
     if action not in ("approve", "reject"):
         abort(400)
     try:
-        decide(state(), current_user(), post_id, action == "approve", request.form.get("message", ""))
+        decide(state(), logged_in_user(), post_id, action == "approve", request.form.get("message", ""))
     except CommunityError as exc:
         flash(exc.message, "error")
     else:

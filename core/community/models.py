@@ -10,14 +10,16 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, UTCDateTime
 from core.models import utcnow
+from core.types import PostStatus
 
-STATUSES = ("published", "pending", "rejected")
+STATUSES: tuple[str, ...] = tuple(s.value for s in PostStatus)
 
 
 class CommunityCategory(Base):
     """An optional grouping of threads."""
 
     __tablename__ = "community_categories"
+    __table_args__ = {"sqlite_autoincrement": True}  # ids are never reused (SQLite AUTOINCREMENT)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
@@ -31,6 +33,7 @@ class CommunityPost(Base):
     """
 
     __tablename__ = "community_posts"
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))

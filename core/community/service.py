@@ -21,7 +21,7 @@ from core.kb.sanitize import html_to_text, sanitize_html
 from core.kb.service import drop_file_references, iso
 from core.models import User, utcnow
 from core.moderation import moderate, status_for
-from core.types import PostInfo
+from core.types import PostInfo, PostStatus, Role
 from core.users import to_info
 
 log = logging.getLogger("plugdesk.community")
@@ -43,12 +43,12 @@ class CommunityError(ValueError):
 
 def is_moderator(user: Any) -> bool:
     """Agents, managers and admins moderate."""
-    return user is not None and user.role in ("agent", "manager", "admin")
+    return user is not None and user.role in (Role.AGENT, Role.MANAGER, Role.ADMIN)
 
 
 def can_see(post: CommunityPost, user: Any) -> bool:
     """Published posts are public; pending and rejected ones are for their author and moderators."""
-    if post.status == "published":
+    if post.status == PostStatus.PUBLISHED:
         return True
     return user is not None and (post.author_id == user.id or is_moderator(user))
 
@@ -57,7 +57,7 @@ def published_reply_count(session: Session, user_id: int) -> int:
     """How many published replies a user has written (fed to moderation plugins)."""
     return session.scalar(select(func.count()).select_from(CommunityPost).where(
         CommunityPost.author_id == user_id, CommunityPost.kind == "reply",
-        CommunityPost.status == "published")) or 0
+        CommunityPost.status == PostStatus.PUBLISHED)) or 0
 
 
 def _clean(title: str | None, body_html: str, kind: str) -> tuple[str, str]:
@@ -102,7 +102,7 @@ def create_thread(st: AppState, author: User, title: str, body_html: str,
         _decide(st, s, author, post)
         s.add(post)
         s.flush()
-        if post.status == "rejected":
+        if post.status == PostStatus.REJECTED:
             drop_file_references(st, OWNER_TYPE, post.id, s)
     return post
 
@@ -115,13 +115,13 @@ def create_reply(st: AppState, author: User, thread_id: int, body_html: str) -> 
         thread = s.get(CommunityPost, thread_id)
         if thread is None or thread.kind != "thread" or not can_see(thread, author):
             raise CommunityError("thread_id", "No such thread.", 404)
-        if thread.status == "rejected":
+        if thread.status == PostStatus.REJECTED:
             raise CommunityError("thread_id", "This thread was rejected; it takes no replies.", 409)
         post = CommunityPost(kind="reply", thread_id=thread.id, body_html=body, author_id=author.id)
         _decide(st, s, author, post)
         s.add(post)
         s.flush()
-        if post.status == "rejected":
+        if post.status == PostStatus.REJECTED:
             drop_file_references(st, OWNER_TYPE, post.id, s)
     return post
 
@@ -130,7 +130,7 @@ def can_edit(post: CommunityPost, user: Any, now: datetime | None = None) -> boo
     """Moderators always; authors within :data:`EDIT_WINDOW` of posting (not once rejected)."""
     if is_moderator(user):
         return True
-    if user is None or post.author_id != user.id or post.status == "rejected":
+    if user is None or post.author_id != user.id or post.status == PostStatus.REJECTED:
         return False
     return (now or utcnow()) - post.created_at <= EDIT_WINDOW
 
@@ -180,8 +180,8 @@ def visible_filter(user: Any) -> Any:
     if is_moderator(user):
         return CommunityPost.id.is_not(None)
     if user is None:
-        return CommunityPost.status == "published"
-    return or_(CommunityPost.status == "published", CommunityPost.author_id == user.id)
+        return CommunityPost.status == PostStatus.PUBLISHED
+    return or_(CommunityPost.status == PostStatus.PUBLISHED, CommunityPost.author_id == user.id)
 
 
 def list_threads(session: Session, user: Any, *, limit: int = 50, offset: int = 0,
@@ -205,7 +205,7 @@ def replies(session: Session, thread_id: int, user: Any) -> list[CommunityPost]:
 
 def queue(session: Session, limit: int = 200) -> list[CommunityPost]:
     """Pending posts, oldest first (the moderation queue)."""
-    return list(session.scalars(select(CommunityPost).where(CommunityPost.status == "pending")
+    return list(session.scalars(select(CommunityPost).where(CommunityPost.status == PostStatus.PENDING)
                                 .order_by(CommunityPost.created_at, CommunityPost.id).limit(limit)))
 
 
@@ -219,28 +219,40 @@ def decide(st: AppState, moderator: User, post_id: int, approve: bool, message: 
         post = s.get(CommunityPost, post_id)
         if post is None:
             raise CommunityError("id", "No such post.", 404)
-        if post.status != "pending":
+        if post.status != PostStatus.PENDING:
             raise CommunityError("id", f"This post is not waiting for moderation (it is {post.status}).", 409)
-        post.status = "published" if approve else "rejected"
+        post.status = PostStatus.PUBLISHED if approve else PostStatus.REJECTED
         post.moderator_message, post.moderated_by, post.moderated_at = message, moderator.id, utcnow()
         if not approve:
             drop_file_references(st, OWNER_TYPE, post.id, s)
         author = s.get(User, post.author_id) if post.author_id else None
-        thread_title = post.title or (s.get(CommunityPost, post.thread_id).title if post.thread_id else "")
-    if author is not None and author.email:
-        _notify(st, author, thread_title, approve, message)
+        thread = s.get(CommunityPost, post.thread_id) if post.thread_id else None
+        thread_title = post.title or (thread.title if thread is not None else "")
+        if author is not None and author.email:
+            _notify(st, s, author, thread_title, approve, message, post.id, post.thread_id or post.id)
     return post
 
 
-def _notify(st: AppState, author: User, title: str, approved: bool, message: str) -> None:
+def thread_url(st: AppState, thread_id: int, post_id: int | None = None) -> str:
+    """The absolute address of a thread (``server.base_url``), at one post when ``post_id`` is a reply."""
+    base = st.settings.get("server", "base_url").rstrip("/")
+    anchor = f"#post-{post_id}" if post_id is not None and post_id != thread_id else ""
+    return f"{base}/community/t/{thread_id}{anchor}"
+
+
+def _notify(st: AppState, session: Session, author: User, title: str, approved: bool, message: str,
+            post_id: int, thread_id: int) -> None:
+    """Queue the author's notice in the decision's own transaction (sent by the background worker)."""
+    from core.outbox.service import enqueue
+
     verb = "approved and published" if approved else "not accepted"
     body = f"Hello {author.display_name or author.username},\n\nyour community post in \"{title}\" was {verb}.\n"
+    if approved:
+        body += f"\nRead it in the thread: {thread_url(st, thread_id, post_id)}\n"
     if message:
         body += f"\nMessage from the moderator:\n{message}\n"
-    try:
-        st.ctx.mailer.send(author.email, f"Your community post was {verb}", body)
-    except Exception:  # the decision stands even when mail fails
-        log.exception("could not email %s about a moderation decision", author.username)
+    enqueue(session, st.settings, to=author.email, to_name=author.display_name or author.username,
+            subject=f"Your community post was {verb}", text=body, related=f"community_post:{post_id}")
 
 
 def names(session: Session, user_ids: set[int | None]) -> dict[int, str]:

@@ -8,6 +8,7 @@ from flask import Blueprint, Flask, abort, flash, redirect, render_template, req
 from flask.typing import ResponseReturnValue
 from sqlalchemy import func, select
 
+from core.api.paging import id_in, offset_of, page_number
 from core.app_state import state
 from core.captcha import check_captcha, render_captcha
 from core.community.models import CommunityCategory, CommunityPost
@@ -27,7 +28,7 @@ from core.community.service import (
 )
 from core.users import to_info
 from core.web.forms import PostForm
-from core.web.helpers import current_user, login_required, request_info
+from core.web.helpers import current_user, logged_in_user, login_required, request_info
 
 bp = Blueprint("community", __name__, url_prefix="/community")
 PAGE_SIZE = 30
@@ -59,22 +60,16 @@ def _categories() -> list[CommunityCategory]:
 
 
 def _category_arg(raw: str | None) -> int | None:
-    try:
-        return int(raw) if raw else None
-    except ValueError:
-        return None
+    return id_in(raw or "")
 
 
 @bp.get("/")
 def index() -> ResponseReturnValue:
     """Threads the reader may see (their own pending ones marked), newest first."""
     user = current_user()
-    try:
-        page = max(1, int(request.args.get("page", "1")))
-    except ValueError:
-        page = 1
+    page = page_number()
     with state().db.session() as s:
-        threads, total = list_threads(s, user, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+        threads, total = list_threads(s, user, limit=PAGE_SIZE, offset=offset_of(page, PAGE_SIZE))
         ids = [t.id for t in threads]
         counts = dict(s.execute(select(CommunityPost.thread_id, func.count()).where(
             CommunityPost.thread_id.in_(ids), CommunityPost.status == "published").group_by(
@@ -89,11 +84,11 @@ def index() -> ResponseReturnValue:
 def new_thread() -> ResponseReturnValue:
     """Start a thread (captcha for users whose email is not verified)."""
     st = state()
-    user = current_user()
+    user = logged_in_user()
     info = to_info(user)
     form = PostForm()
     errors: dict[str, str] = {}
-    values = {"title": "", "body": "", "category_id": None}
+    values: dict[str, Any] = {"title": "", "body": "", "category_id": None}
     if request.method == "POST":
         values = {"title": request.form.get("title", ""), "body": request.form.get("body", ""),
                   "category_id": _category_arg(request.form.get("category_id"))}
@@ -147,7 +142,7 @@ def reply(thread_id: int) -> ResponseReturnValue:
     if not PostForm().validate_on_submit():
         abort(400, "The form expired; reload the page and try again.")
     try:
-        post = create_reply(state(), current_user(), thread_id, request.form.get("body", ""))
+        post = create_reply(state(), logged_in_user(), thread_id, request.form.get("body", ""))
     except CommunityError as exc:
         if exc.status == 404:
             abort(404)
@@ -162,7 +157,7 @@ def reply(thread_id: int) -> ResponseReturnValue:
 def edit(post_id: int) -> ResponseReturnValue:
     """Edit a post (authors within the edit window, moderators always)."""
     st = state()
-    user = current_user()
+    user = logged_in_user()
     with st.db.session() as s:
         post = s.get(CommunityPost, post_id)
         if post is None or not can_see(post, user):
@@ -194,7 +189,7 @@ def delete(post_id: int) -> ResponseReturnValue:
     if not PostForm().validate_on_submit():
         abort(400, "The form expired; reload the page and try again.")
     try:
-        post = delete_post(state(), current_user(), post_id)
+        post = delete_post(state(), logged_in_user(), post_id)
     except CommunityError as exc:
         abort(exc.status)
     flash("The post was deleted.", "success")

@@ -9,6 +9,7 @@ Import them from :mod:`core.testing`:
 * :class:`core.contracts.storage.StorageBackendContract`
 * :class:`core.contracts.moderation.ModerationContract`
 * :class:`core.contracts.retention.RetentionContract`
+* :class:`core.contracts.redirect.RedirectLoginContract`
 
 The suites for hook-level contracts (auth, moderation, retention) share :class:`PluginUnderTest`: the plugin
 is enabled in a fresh app built by the harness, and its own implementations are called directly with the
@@ -22,8 +23,11 @@ from typing import Any
 
 import pytest
 
+from core.contracts.config import ConfigurationContract
+from core.settings import HARNESS_PLUGINS
 
-class PluginUnderTest:
+
+class PluginUnderTest(ConfigurationContract):
     """Common part of the hook-level suites: which plugin, and the app it runs in.
 
     Class attributes a subclass sets:
@@ -39,7 +43,7 @@ class PluginUnderTest:
 
     plugin_name: str = ""
     plugin: Any = None
-    enabled: tuple[str, ...] = ("auth_local",)
+    enabled: tuple[str, ...] = HARNESS_PLUGINS
     overrides: Mapping[str, Any] = {}
 
     @pytest.fixture

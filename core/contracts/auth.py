@@ -15,7 +15,9 @@ Subclass it in your plugin's tests, name the plugin and provide an ``account`` f
 
 Optionally provide ``backend_down`` - an app whose backend cannot be reached (e.g. pointed at a closed port);
 without it that test is skipped. The suite calls the plugin's own ``auth_authenticate`` directly (with inputs
-core would never pass, since a provider must not rely on core alone) and core's login flow.
+core would never pass, since a provider must not rely on core alone) and core's login flow. For ``external``
+providers it also checks that a reset request for their user sends nothing and issues no link; like every
+suite it checks that a bad configuration table is refused naming the key (set ``invalid_config``).
 """
 
 from __future__ import annotations
@@ -87,6 +89,7 @@ class AuthProviderContract(PluginUnderTest):
         username, password = account
         result = self.authenticate(app, username, password)
         assert self.accepted(result), f"the right password was not accepted: {result}"
+        assert result is not None and result.identity is not None, "an accepted login carries an identity"
         identity = result.identity
         providers = self.providers(app)
         assert identity.provider in providers, f"identity.provider {identity.provider!r} is not declared"
@@ -178,6 +181,29 @@ class AuthProviderContract(PluginUnderTest):
                                 created_at=user.created_at)
             assert self.call(app, "auth_set_password", user=stranger, password=new) is None, \
                 "auth_set_password must return None for users of other providers"
+
+    def test_external_users_are_never_sent_a_reset_email(self, app: Any, account: tuple[str, str]) -> None:
+        from sqlalchemy import func, select
+
+        from core.models import OneTimeToken
+        from core.testing import deliver_mail
+
+        username, password = account
+        user = self.login(app, username, password).user
+        assert user is not None
+        if not self.providers(app)[user.provider].external:
+            pytest.skip(f"{user.provider!r} keeps its own passwords (external=False): its users may reset them")
+        self.state(app).runtime.patch({"security.password_reset.enabled": True}, actor="contract-suite")
+        deliver_mail(app)  # whatever the login itself queued
+        client = app.test_client()
+        for login in dict.fromkeys(x for x in (username, user.username, user.email) if x):
+            assert client.post("/api/v1/auth/password-reset", json={"login": login}).status_code == 202
+        report = deliver_mail(app)
+        assert report.sent == 0, f"{report.sent} message(s) went out after reset requests for an external account"
+        with self.state(app).db.session() as s:
+            issued = s.scalar(select(func.count()).select_from(OneTimeToken).where(
+                OneTimeToken.user_id == user.id, OneTimeToken.purpose == "password_reset"))
+        assert issued == 0, "a reset link was issued for an account of an external provider"
 
     def test_unreachable_backend_is_not_a_login(self, backend_down: Any, account: tuple[str, str]) -> None:
         username, password = account

@@ -13,6 +13,8 @@ and may override the class attributes below. Example::
     class TestMyCaptcha(CaptchaProviderContract):
         answer_field = "my_answer"
         token_field = "my_token"
+        plugin_name = "mycaptcha"           # with plugin/overrides/invalid_config: configuration refusal
+        invalid_config = {"ttl_seconds": "ten minutes"}  # is checked too (:mod:`core.contracts.config`)
 
         @pytest.fixture
         def provider(self, app): ...
@@ -25,12 +27,13 @@ from typing import Any
 
 import pytest
 
+from core.contracts.config import ConfigurationContract
 from core.types import CaptchaProvider, CaptchaVerdict
 
 Solver = Callable[[str], tuple[str, dict[str, str]]]
 
 
-class CaptchaProviderContract:
+class CaptchaProviderContract(ConfigurationContract):
     """Pytest class suite. Not collected itself (no ``Test`` prefix); subclasses are."""
 
     #: the field whose value is the secret answer (must never appear in the rendered page)

@@ -2,9 +2,13 @@
 
 Subclass it in a storage plugin's tests and provide a ``store`` fixture returning a fresh, empty store::
 
-    from core.contracts.storage import StorageBackendContract
+    from core.testing import StorageBackendContract
 
     class TestMyStore(StorageBackendContract):
+        plugin_name = "mystore"             # with plugin/overrides/invalid_config: configuration refusal
+        plugin = plugdesk_mystore           # is checked too (:mod:`core.contracts.config`)
+        invalid_config = {"path": 42}
+
         @pytest.fixture
         def store(self, tmp_path):
             return MyStore(tmp_path)
@@ -21,6 +25,7 @@ from typing import Any
 
 import pytest
 
+from core.contracts.config import ConfigurationContract
 from core.types import BlobNotFound, BlobStore
 
 
@@ -34,7 +39,7 @@ def read(store: BlobStore, digest: str, start: int = 0, end: int | None = None) 
     return b"".join(store.open(digest, start, end))
 
 
-class StorageBackendContract:
+class StorageBackendContract(ConfigurationContract):
     """The contract suite; every test gets an empty store from the subclass's ``store`` fixture."""
 
     @pytest.fixture

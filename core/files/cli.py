@@ -5,12 +5,17 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
+from core.cli.shared import Fail, app_state
 from core.files.fsck import fsck, migrate, switch_backend
-from core.files.service import DEFAULT_GRACE_SECONDS, file_service, human_size
+from core.files.service import DEFAULT_GRACE_SECONDS, FileService, file_service, human_size
 from core.types import StorageError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from core.app_state import AppState
 
 
 @click.group("storage")
@@ -18,17 +23,8 @@ def storage_group() -> None:
     """File store: checks, garbage collection, migration between backends."""
 
 
-class Fail(click.ClickException):
-    """A one-line failure (exit status 1), printed like core's ``plugdesk: reason``."""
-
-    def show(self, file: object = None) -> None:
-        click.echo(f"plugdesk: {self.format_message()}", err=True)
-
-
-def _service(ctx: click.Context):  # type: ignore[no-untyped-def]
-    from core.cli import _state  # imported late: core.cli imports this module at its end
-
-    _app, st = _state(ctx)
+def _service(ctx: click.Context) -> tuple[AppState, FileService]:
+    _app, st = app_state(ctx)
     try:
         return st, file_service(st)
     except StorageError as exc:
@@ -109,8 +105,8 @@ def migrate_command(ctx: click.Context, to_name: str, from_name: str | None, no_
     for name in (to_name, from_name):
         if name not in st.storages:
             raise Fail(f"backend {name!r} is not provided by an enabled plugin (enabled backends: "
-                       f"{', '.join(sorted(st.storages)) or 'none'}); add storage_{name} to [plugins] enabled "
-                       f"and its [plugins.storage_{name}] table")
+                       f"{', '.join(sorted(st.storages)) or 'none'}); add the plugin that provides it to "
+                       "[plugins] enabled, with its [plugins.NAME] table")
     if to_name == from_name:
         raise Fail(f"source and target are both {to_name!r}; use --from to name the old backend")
     target = st.storages[to_name]
@@ -135,7 +131,7 @@ def migrate_command(ctx: click.Context, to_name: str, from_name: str | None, no_
     _switch(st, to_name, current, no_switch)
 
 
-def _switch(st, to_name: str, current: str, no_switch: bool) -> None:  # type: ignore[no-untyped-def]
+def _switch(st: AppState, to_name: str, current: str, no_switch: bool) -> None:
     if no_switch or current == to_name:
         return
     change = f'[storage] backend = "{to_name}"'

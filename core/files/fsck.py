@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import tomlkit
 from sqlalchemy import delete, func, select, update
 
+from core.db import rowcount
 from core.files.models import DELETING, PENDING, STORED, Attachment, Blob
 from core.files.service import DEFAULT_GRACE_SECONDS, FileService
 from core.models import utcnow
@@ -119,7 +120,7 @@ def _drop_unreferenced(service: FileService, digest: str) -> bool:
         gone = s.execute(delete(Blob).where(Blob.digest == digest, Blob.refcount <= 0,
                                             ~select(Attachment.id).where(Attachment.blob_digest == digest)
                                             .exists()))
-    return gone.rowcount == 1
+    return rowcount(gone) == 1
 
 
 def _missing(service: FileService, digest: str, references: int, repair: bool) -> Problem:
@@ -198,22 +199,17 @@ def migrate(service: FileService, source: BlobStore, target: BlobStore, *, verif
 
 
 def switch_backend(config_path: Path, name: str) -> bool:
-    """Set ``[storage] backend = "name"`` in ``config_path``, keeping everything else; True if written."""
-    text = config_path.read_text(encoding="utf-8")
-    section = re.search(r"(?m)^\[storage\]\s*$", text)
-    line = f'backend = "{name}"'
-    if section is None:
-        text = text.rstrip("\n") + f"\n\n[storage]\n{line}\n"
-    else:
-        start = section.end()
-        following = re.search(r"(?m)^\[", text[start:])
-        end = start + following.start() if following else len(text)
-        body = text[start:end]
-        if re.search(r"(?m)^[ \t]*backend[ \t]*=", body):
-            body = re.sub(r"(?m)^[ \t]*backend[ \t]*=.*$", line, body, count=1)
-        else:
-            body = "\n" + line + body
-        text = text[:start] + body + text[end:]
+    """Set ``[storage] backend = "name"`` in ``config_path``, keeping everything else (comments, order,
+    formatting) as it was; the file is replaced atomically with its permissions. True if written."""
+    document = tomlkit.parse(config_path.read_text(encoding="utf-8"))
+    storage = document.get("storage")
+    if storage is None:
+        storage = tomlkit.table()
+        document["storage"] = storage
+    elif not isinstance(storage, MutableMapping):
+        raise ValueError(f"{config_path}: 'storage' is not a table")
+    storage["backend"] = name
+    text = tomlkit.dumps(document)
     tmp = config_path.with_name(config_path.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     os.chmod(tmp, config_path.stat().st_mode & 0o777)

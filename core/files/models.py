@@ -45,7 +45,8 @@ class Attachment(Base):
     """
 
     __tablename__ = "attachments"
-    __table_args__ = (Index("ix_attachments_owner", "owner_type", "owner_id"),)
+    __table_args__ = (Index("ix_attachments_owner", "owner_type", "owner_id"),
+                      {"sqlite_autoincrement": True})  # ids are in download URLs: never reused
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     owner_type: Mapped[str] = mapped_column(String(64))

@@ -30,12 +30,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 from sqlalchemy import and_, case, delete, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from core.db import Database
+from core.db import Database, rowcount, table_of
 from core.files.models import DELETING, PENDING, STORED, Attachment, Blob
 from core.files.rules import SNIFF_BYTES, UploadRejected, check_content, display_name, extension, extension_allowed
 from core.models import utcnow
@@ -44,6 +44,7 @@ from core.types import BlobStore, StorageError
 log = logging.getLogger("plugdesk.files")
 CHUNK = 1024 * 1024
 DEFAULT_GRACE_SECONDS = 3600
+BLOBS = table_of(Blob)
 
 
 def human_size(n: int) -> str:
@@ -96,10 +97,15 @@ class GcReport:
 def _insert_ignore(session: Session, **values: Any) -> bool:
     """Insert a blob row unless its digest exists; True if inserted. Never poisons the transaction."""
     dialect = session.get_bind().dialect.name
+    stmt: Any
     if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        stmt = pg_insert(BLOBS).values(**values).on_conflict_do_nothing(index_elements=["digest"])
     elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        stmt = sqlite_insert(BLOBS).values(**values).on_conflict_do_nothing(index_elements=["digest"])
     else:  # pragma: no cover - other databases: a savepoint keeps the outer transaction usable
         from sqlalchemy.exc import IntegrityError
 
@@ -110,8 +116,7 @@ def _insert_ignore(session: Session, **values: Any) -> bool:
         except IntegrityError:
             return False
     # Core statement on the table with RETURNING: the ORM's rowcount for inserts is not reliable on every driver.
-    stmt = insert(Blob.__table__).values(**values).on_conflict_do_nothing(index_elements=["digest"])
-    return session.execute(stmt.returning(Blob.__table__.c.digest)).first() is not None
+    return session.execute(stmt.returning(BLOBS.c.digest)).first() is not None
 
 
 class FileService:
@@ -129,7 +134,7 @@ class FileService:
         fd, name = tempfile.mkstemp(prefix="upload-", suffix=".tmp", dir=directory)
         return fd, Path(name)
 
-    def ingest(self, stream: BinaryIO, filename: str | None, *, allowed_extensions: list[str] | None = None,
+    def ingest(self, stream: IO[bytes], filename: str | None, *, allowed_extensions: list[str] | None = None,
                max_bytes: int | None = None) -> StagedUpload:
         """Stream ``stream`` through SHA-256 into a temp file, check it, and store the bytes.
 
@@ -163,7 +168,7 @@ class FileService:
             raise
         return staged
 
-    def _copy(self, stream: BinaryIO, fd: int, name: str, max_bytes: int | None) -> tuple[str, int, str]:
+    def _copy(self, stream: IO[bytes], fd: int, name: str, max_bytes: int | None) -> tuple[str, int, str]:
         sha = hashlib.sha256()
         size = 0
         head = b""
@@ -215,7 +220,7 @@ class FileService:
                     return
                 refreshed = s.execute(update(Blob).where(Blob.digest == digest, Blob.refcount == 0).values(
                     zero_since=now, state=case((Blob.state == DELETING, PENDING), else_=Blob.state)))
-                if refreshed.rowcount == 1 or s.get(Blob, digest) is not None:
+                if rowcount(refreshed) == 1 or s.get(Blob, digest) is not None:
                     return
         raise StorageError(f"could not register blob {digest[:12]}… (it kept disappearing)")
 
@@ -239,7 +244,7 @@ class FileService:
             taken = session.execute(update(Blob).where(Blob.digest == digest, Blob.state.in_((PENDING, STORED)))
                                     .values(refcount=Blob.refcount + 1, zero_since=None, state=STORED)
                                     .execution_options(synchronize_session=False))
-            if taken.rowcount == 1:
+            if rowcount(taken) == 1:
                 break
             # gc claimed or removed the blob after our put: lock it, store the bytes again, then reference.
             row = session.execute(select(Blob.state).where(Blob.digest == digest).with_for_update()).first()
@@ -277,7 +282,7 @@ class FileService:
         taken = session.execute(update(Blob).where(Blob.digest == source.blob_digest, Blob.refcount > 0)
                                 .values(refcount=Blob.refcount + 1, zero_since=None)
                                 .execution_options(synchronize_session=False))
-        if taken.rowcount != 1:
+        if rowcount(taken) != 1:
             raise StorageError(f"attachment {source.id} has no live blob")
         attachment = Attachment(owner_type=owner_type, owner_id=owner_id, filename=filename or source.filename,
                                 content_type=source.content_type, size=source.size, blob_digest=source.blob_digest)
@@ -342,7 +347,7 @@ class FileService:
             with self.db.session() as s:
                 claimed = s.execute(update(Blob).where(Blob.digest == digest, unreferenced, due)
                                     .values(state=DELETING).execution_options(synchronize_session=False))
-            if claimed.rowcount != 1:
+            if rowcount(claimed) != 1:
                 report.kept += 1
                 continue
             try:
@@ -350,7 +355,7 @@ class FileService:
                     locked = s.execute(update(Blob).where(Blob.digest == digest, Blob.state == DELETING,
                                                           unreferenced).values(state=DELETING)
                                        .execution_options(synchronize_session=False))
-                    if locked.rowcount != 1:  # an upload took it back
+                    if rowcount(locked) != 1:  # an upload took it back
                         report.kept += 1
                         continue
                     size = s.scalar(select(Blob.size).where(Blob.digest == digest)) or 0
@@ -387,8 +392,8 @@ def file_service(st: Any) -> FileService:
     if service is None:
         store = st.storage
         if store is None:
-            raise StorageError(f"no storage backend {st.settings.get('storage', 'backend')!r} is enabled; enable "
-                               "storage_fs or storage_s3 in [plugins] enabled")
+            raise StorageError(f"no storage backend {st.settings.get('storage', 'backend')!r} is enabled; add the "
+                               "storage plugin that provides it to [plugins] enabled")
         service = FileService(st.db, store, st.settings.data_dir / "tmp")
         st.extras["files.service"] = service
     return service

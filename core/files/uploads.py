@@ -32,8 +32,9 @@ from core.app_state import state
 from core.files.models import Attachment
 from core.files.rules import UploadRejected
 from core.files.service import StagedUpload, file_service, human_size
+from core.types import Role
 
-STAFF_ROLES = ("agent", "manager", "admin")
+STAFF_ROLES = tuple(r.value for r in Role if r.is_staff)
 MAX_FILE_SETTING = "security.uploads.max_file_mb"
 
 

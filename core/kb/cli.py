@@ -6,7 +6,7 @@ import json
 
 import click
 
-from core.cli import Fail, _state
+from core.cli.shared import Fail, app_state
 
 
 @click.group("kb")
@@ -26,7 +26,7 @@ def import_rss(ctx: click.Context, source: str, category: str | None, as_json: b
     """
     from core.kb.importer import FeedRefused, import_feed, read_source
 
-    _app, st = _state(ctx)
+    _app, st = app_state(ctx)
     try:
         report = import_feed(st, read_source(source), source=source, category=category)
     except FeedRefused as exc:

@@ -2,20 +2,26 @@
 
 Safety first: the bytes are checked with defusedxml (no entity declarations, no external entities, no
 DTD fetching: billion laughs and XXE are refused before feedparser sees them), then parsed with
-feedparser (RSS 0.9x/1.0/2.0 and Atom). Bodies are sanitized like every KB body; images on other hosts
-become links, nothing is fetched. The item guid (or link) is kept as ``source_guid`` so a re-import
-updates the same articles instead of duplicating them.
+feedparser (RSS 0.9x/1.0/2.0 and Atom). Bodies are sanitized like every KB body; relative image and link
+addresses are made absolute against the item's ``<link>`` (else the feed's), then images on other hosts
+become links: nothing is fetched. Articles are keyed by (source feed, guid): the feed is its
+``atom:link rel="self"`` (else the channel ``<link>``, else the URL it was read from), the guid is kept as
+the feed gives it, so a re-import updates the same articles and two feeds using the same guids
+(``kbarticle1`` in two installations) never overwrite each other. The item's ``<link>`` is kept as
+``source_url``; an article whose item did not change keeps its ``updated_at``.
 """
 
 from __future__ import annotations
 
 import calendar
 import hashlib
+import html
+import re
 import urllib.request
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 from xml.etree.ElementTree import ParseError
 
 import feedparser
@@ -30,6 +36,7 @@ from core.kb.service import KbError, find_or_create_category, runtime, save_arti
 
 MAX_BYTES = 50 * 1024 * 1024
 FETCH_TIMEOUT = 20
+_URL_ATTR = re.compile(r'\b(src|href)="([^"]*)"')
 
 
 class FeedRefused(ValueError):
@@ -113,6 +120,36 @@ def _guid(entry: Any, title: str) -> str:
     return "sha256:" + hashlib.sha256(title.encode()).hexdigest()
 
 
+def feed_key(parsed: Any, source: str) -> str:
+    """The identity of a feed: its ``atom:link rel="self"``, else its ``<link>``, else the http(s) source."""
+    feed = parsed.get("feed") or {}
+    for link in feed.get("links") or []:
+        if link.get("rel") == "self" and link.get("href"):
+            return str(link["href"]).strip()[:500]
+    if feed.get("link"):
+        return str(feed["link"]).strip()[:500]
+    return source[:500] if source.startswith(("http://", "https://")) else ""
+
+
+def absolutize(safe_html: str, base: str) -> str:
+    """Make relative ``src``/``href`` addresses absolute against ``base`` (an http(s) URL; else unchanged)."""
+    if not base.startswith(("http://", "https://")):
+        return safe_html
+
+    def resolve(match: re.Match[str]) -> str:
+        value = html.unescape(match.group(2))
+        if not value or value.startswith("#") or urlsplit(value).scheme:
+            return match.group(0)
+        return f'{match.group(1)}="{html.escape(urljoin(base, value))}"'
+
+    return _URL_ATTR.sub(resolve, safe_html)
+
+
+def _link(entry: Any) -> str:
+    link = str(entry.get("link") or "").strip()
+    return link if link.startswith(("http://", "https://")) and len(link) <= 2000 else ""
+
+
 def import_feed(st: AppState, data: bytes, *, source: str = "", category: str | None = None) -> ImportReport:
     """Create or update one article per feed item; raise :class:`FeedRefused` for a bad feed."""
     check_xml(data)
@@ -123,10 +160,13 @@ def import_feed(st: AppState, data: bytes, *, source: str = "", category: str | 
     report = ImportReport(source=source, format=str(parsed.get("version") or "unknown"))
     category_id = find_or_create_category(st, category).id if category else None
     local = {urlsplit(st.settings.get("server", "base_url")).hostname or ""}
+    feed = feed_key(parsed, source)
+    feed_base = str((parsed.get("feed") or {}).get("link") or "") or (source if "://" in source else "")
     seen: set[str] = set()
     with st.db.session() as s:
-        existing = {guid: aid for aid, guid in s.execute(select(KbArticle.id, KbArticle.source_guid)
-                                                         .where(KbArticle.source_guid.is_not(None)))}
+        existing = {(f, guid): aid for aid, f, guid in s.execute(
+            select(KbArticle.id, KbArticle.source_feed, KbArticle.source_guid)
+            .where(KbArticle.source_guid.is_not(None), KbArticle.source_feed.in_({feed, ""})))}
         for number, entry in enumerate(parsed.entries, 1):
             title = " ".join(str(entry.get("title") or "").split())
             if not title:
@@ -138,26 +178,32 @@ def import_feed(st: AppState, data: bytes, *, source: str = "", category: str | 
                 continue
             seen.add(guid)
             when = _when(entry)
-            body = remote_images_to_links(sanitize_html(_body(entry)), local)
-            article_id = existing.get(guid)
+            link = _link(entry)
+            body = remote_images_to_links(absolutize(sanitize_html(_body(entry)), link or feed_base), local)
+            # rows imported before feeds were told apart (source_feed "") are adopted by the first feed
+            article_id = existing.get((feed, guid)) or existing.get(("", guid))
             note = "" if when else "the item has no date; the import time is used"
             try:
                 if article_id is None:
                     art = save_article(st, title=title, body_html=body, category_id=category_id, published=True,
-                                       published_at=when, source_guid=guid, session=s)
+                                       published_at=when, source_guid=guid, source_feed=feed, source_url=link,
+                                       session=s)
                     report.add("created", item=number, guid=guid, title=title, id=art.id,
                                **({"note": note} if note else {}))
-                    existing[guid] = art.id
+                    existing[(feed, guid)] = art.id
                     continue
                 old = s.get(KbArticle, article_id)
-                before = (old.title, old.body_html, old.published_at, old.category_id)
+                assert old is not None, "listed in this session a moment ago"
+                old.source_feed = feed
+                existing[(feed, guid)] = article_id
+                before = (old.title, old.body_html, old.published_at, old.category_id, old.source_url)
                 art = save_article(st, article_id=article_id, title=title, body_html=body,
                                    category_id=category_id if category else old.category_id, published=True,
-                                   published_at=when or old.published_at, session=s)
+                                   published_at=when or old.published_at, source_url=link, session=s)
             except KbError as exc:
                 report.add("skipped", item=number, guid=guid, title=title[:80], reason=exc.message)
                 continue
-            changed = before != (art.title, art.body_html, art.published_at, art.category_id)
+            changed = before != (art.title, art.body_html, art.published_at, art.category_id, art.source_url)
             if not changed:
                 report.unchanged += 1
             report.add("updated", item=number, guid=guid, title=title, id=art.id, changed=changed)

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from markupsafe import Markup
 from sqlalchemy import select
 
+from core.api.paging import id_in
 from core.app_state import state
-from core.kb import attachments
+from core.kb import attachments, editor
 from core.kb import feedback as fb
+from core.kb.markdown import render_body
 from core.kb.models import KbArticle
-from core.kb.sanitize import sanitize_html
 from core.kb.service import (
     KbError,
     category_tree,
@@ -46,17 +47,14 @@ def articles() -> ResponseReturnValue:
 
 
 def _category_arg(raw: str | None) -> int | None:
-    try:
-        return int(raw) if raw else None
-    except ValueError:
-        return None
+    return id_in(raw or "")
 
 
 @bp.route("/new", methods=["GET", "POST"])
 @bp.route("/<int:article_id>/edit", methods=["GET", "POST"])
 @login_required("agent")
 def edit(article_id: int | None = None) -> ResponseReturnValue:
-    """The editor: sanitized rich HTML, a preview, save as draft or published."""
+    """The editor: Markdown (live preview) or sanitized HTML, images into the body, draft or published."""
     st = state()
     form = PostForm()
     errors: dict[str, str] = {}
@@ -66,20 +64,20 @@ def edit(article_id: int | None = None) -> ResponseReturnValue:
         if article_id and article is None:
             abort(404)
         tree = category_tree(s)
-    values = {"title": article.title if article else "", "body_html": article.body_html if article else "",
-              "category_id": article.category_id if article else None,
-              "published": article.published if article else False}
+    values = editor.stored_values(article)
     if request.method == "POST":
         _checked_form()
-        values = {"title": request.form.get("title", ""), "body_html": request.form.get("body_html", ""),
-                  "category_id": _category_arg(request.form.get("category_id")),
-                  "published": request.form.get("published") == "on"}
-        if request.form.get("action") == "preview":
-            preview = Markup(sanitize_html(values["body_html"]))
+        values = editor.posted_values(request.form, _category_arg(request.form.get("category_id")))
+        action = request.form.get("action")
+        if action == "preview":
+            preview = Markup(render_body(values["body"], values["format"]))
         else:
             user = current_user()
             try:
-                saved = save_article(st, article_id=article_id, author_id=user.id if user else None, **values)
+                saved = save_article(st, article_id=article_id, author_id=user.id if user else None,
+                                     **editor.save_arguments(values))
+                if action == "image":
+                    return _add_images(saved)
                 if request.files and attachments.available(st):
                     attachments.save_files(request, attachments.KB_OWNER, saved.id, user.role if user else "agent")
             except KbError as exc:
@@ -94,6 +92,28 @@ def edit(article_id: int | None = None) -> ResponseReturnValue:
     return render_template("manage/kb_edit.html", article=article, values=values, tree=tree, errors=errors,
                            preview=preview, form=form, files=files, uploads=attachments.available(st)), \
         400 if errors else 200
+
+
+def _add_images(saved: KbArticle) -> ResponseReturnValue:
+    """After saving: store the chosen images, put them in the body at the cursor, back to the editor."""
+    user = current_user()
+    try:
+        added = editor.add_images(state(), request, saved, user.role if user else "agent",
+                                  request.form.get("cursor", ""))
+    except (KbError, attachments.UploadRejected) as exc:
+        flash(f"Saved, but no image was added: {exc.message}", "error")
+    else:
+        flash(f"Saved, and added {added} image{'s' if added != 1 else ''} to the body.", "success")
+    return redirect(url_for("kb_manage.edit", article_id=saved.id) + "#body")
+
+
+@bp.post("/preview")
+@login_required("agent")
+def live_preview() -> ResponseReturnValue:
+    """``{"html": ...}``: the body rendered and sanitized exactly as saving would (the editor's live preview)."""
+    _checked_form()
+    body_format = request.form.get("format", "markdown")
+    return jsonify({"html": render_body(request.form.get("body", ""), body_format)})
 
 
 @bp.post("/<int:article_id>/publish")

@@ -8,11 +8,13 @@ other nodes. ``ETag`` (a hash of the bytes) and ``Last-Modified`` answer polling
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import format_datetime
-from xml.sax.saxutils import escape, quoteattr
+from typing import cast
+from xml.etree import ElementTree as ET
 
 from flask import Response, request
 
@@ -26,6 +28,12 @@ DEFAULT_LIMIT = 25
 MAX_LIMIT = 100
 RECHECK_SECONDS = 2.0
 FEED_TITLE = "Newest KB Articles"
+ATOM_NS = "http://www.w3.org/2005/Atom"
+#: Not allowed in XML 1.0 (C0 controls but tab, newline, carriage return; surrogates; U+FFFE/U+FFFF), plus DEL and
+#: the C1 controls, which are allowed but mean nothing in a feed.
+_NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+ET.register_namespace("atom", ATOM_NS)
 
 
 @dataclass
@@ -44,29 +52,47 @@ def rfc822(when: datetime) -> str:
     return format_datetime(when, usegmt=True)
 
 
+def xml_text(value: str) -> str:
+    """``value`` without the characters XML 1.0 forbids (and the C1/DEL controls), so no title breaks the feed."""
+    return _NOT_XML.sub("", value)
+
+
+def _add(parent: ET.Element, tag: str, text: str, **attrs: str) -> ET.Element:
+    element = ET.SubElement(parent, tag, {k: xml_text(v) for k, v in attrs.items()})
+    element.text = xml_text(text)
+    return element
+
+
 def build_feed(st: AppState, articles: list[KbArticle], *, title: str, link: str, self_url: str,
                description: str) -> bytes:
-    """The RSS 2.0 document for ``articles`` (already newest first)."""
+    """The RSS 2.0 document for ``articles`` (already newest first).
+
+    Built as an element tree and serialised by :mod:`xml.etree.ElementTree`, which escapes every text and
+    attribute; characters XML cannot carry at all (control characters) are stripped first.
+    """
     newest = max((a.published_at for a in articles if a.published_at), default=None)
-    parts = ['<?xml version="1.0" encoding="utf-8"?>\n',
-             '<rss version="2.0" xmlns:atom="http://www.w3.org/2005/Atom">\n<channel>\n',
-             f"<title>{escape(title)}</title>\n<link>{escape(link)}</link>\n",
-             f"<description>{escape(description)}</description>\n",
-             f"<atom:link href={quoteattr(self_url)} rel=\"self\" type=\"application/rss+xml\"/>\n",
-             f"<generator>plugdesk {escape(__version__)}</generator>\n",
-             "<docs>https://www.rssboard.org/rss-specification</docs>\n"]
+    rss = ET.Element("rss", {"version": "2.0"})
+    channel = ET.SubElement(rss, "channel")
+    _add(channel, "title", title)
+    _add(channel, "link", link)
+    _add(channel, "description", description)
+    ET.SubElement(channel, f"{{{ATOM_NS}}}link", {"href": xml_text(self_url), "rel": "self",
+                                                  "type": "application/rss+xml"})
+    _add(channel, "generator", f"plugdesk {__version__}")
+    _add(channel, "docs", "https://www.rssboard.org/rss-specification")
     if newest:
-        parts.append(f"<pubDate>{rfc822(newest)}</pubDate>\n<lastBuildDate>{rfc822(newest)}</lastBuildDate>\n")
+        _add(channel, "pubDate", rfc822(newest))
+        _add(channel, "lastBuildDate", rfc822(newest))
     for a in articles:
-        parts.append("<item>\n")
-        parts.append(f"<title>{escape(a.title)}</title>\n<link>{escape(article_url(st, a))}</link>\n")
+        item = ET.SubElement(channel, "item")
+        _add(item, "title", a.title)
+        _add(item, "link", article_url(st, a))
         if a.published_at:
-            parts.append(f"<pubDate>{rfc822(a.published_at)}</pubDate>\n")
-        parts.append(f'<guid isPermaLink="false">kbarticle{a.id}</guid>\n')
-        parts.append(f"<description>{escape(sanitize_html(a.body_html))}</description>\n")
-        parts.append("</item>\n")
-    parts.append("</channel>\n</rss>\n")
-    return "".join(parts).encode("utf-8")
+            _add(item, "pubDate", rfc822(a.published_at))
+        _add(item, "guid", f"kbarticle{a.id}", isPermaLink="false")
+        _add(item, "description", sanitize_html(a.body_html))  # HTML, escaped as text
+    ET.indent(rss, space="")
+    return ET.tostring(rss, encoding="utf-8", xml_declaration=True) + b"\n"
 
 
 def parse_limit(raw: str | None) -> int:
@@ -120,10 +146,9 @@ def feed_response(st: AppState, category_id: int | None) -> Response | None:
             if len(cache) > 256:
                 cache.clear()
             cache[key] = cached
-    response = Response(cached.body, mimetype="application/rss+xml")
-    response.charset = "utf-8"
+    response = Response(cached.body, content_type="application/rss+xml; charset=utf-8")
     response.set_etag(cached.etag)
     if cached.last_modified:
         response.last_modified = cached.last_modified
     response.headers["Cache-Control"] = "public, max-age=60"
-    return response.make_conditional(request)
+    return cast(Response, response.make_conditional(request))

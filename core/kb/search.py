@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Select, func, literal_column, or_, select, text
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnClause
 
 from core.kb.models import KbArticle
 
@@ -107,7 +108,7 @@ class PostgresFts(SearchBackend):
         terms = words(query)
         if not terms:
             return SearchPage([], 0)
-        config = literal_column("'simple'::regconfig")
+        config: ColumnClause[Any] = literal_column("'simple'::regconfig")
         vector = (func.setweight(func.to_tsvector(config, KbArticle.title), literal_column("'A'"))
                   .op("||")(func.to_tsvector(config, KbArticle.body_text)))
         tsquery = func.to_tsquery(config, " & ".join(f"{t}:*" for t in terms))

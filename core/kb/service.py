@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.app_state import AppState
+from core.kb.markdown import MAX_SOURCE, render_markdown
 from core.kb.models import KbArticle, KbCategory, KbFeedback
 from core.kb.sanitize import html_to_text, sanitize_html
 from core.kb.search import SearchBackend, backend_for
@@ -154,10 +155,14 @@ def descendants(session: Session, category_id: int) -> set[int]:
 def save_article(st: AppState, *, article_id: int | None = None, title: str, body_html: str,
                  category_id: int | None = None, published: bool = False, author_id: int | None = None,
                  published_at: datetime | None = None, source_guid: str | None = None,
-                 session: Session | None = None) -> KbArticle:
+                 session: Session | None = None, body_markdown: str | None = None, source_feed: str = "",
+                 source_url: str | None = None) -> KbArticle:
     """Create (``article_id=None``) or update an article; the body is sanitized here.
 
-    ``published_at`` is set on first publication (or taken as given, e.g. from an import).
+    ``body_markdown`` makes it a Markdown article (``body_html`` is then rendered from it); otherwise
+    ``body_html`` is the body, and a Markdown article whose rendered HTML comes back unchanged (an API
+    ``PATCH`` of the title) stays Markdown. ``published_at`` is set on first publication (or taken as given,
+    e.g. from an import). ``updated_at`` only moves when something changed.
     """
     title = (title or "").strip()
     if not title:
@@ -168,7 +173,8 @@ def save_article(st: AppState, *, article_id: int | None = None, title: str, bod
         with st.db.session() as s:
             article = save_article(st, article_id=article_id, title=title, body_html=body_html,
                                    category_id=category_id, published=published, author_id=author_id,
-                                   published_at=published_at, source_guid=source_guid, session=s)
+                                   published_at=published_at, source_guid=source_guid, session=s,
+                                   body_markdown=body_markdown, source_feed=source_feed, source_url=source_url)
         runtime(st).invalidate()
         return article
     s = session
@@ -176,26 +182,45 @@ def save_article(st: AppState, *, article_id: int | None = None, title: str, bod
         raise KbError("category_id", "That category does not exist.")
     now = utcnow()
     if article_id is None:
-        article = KbArticle(created_at=now, author_id=author_id, source_guid=source_guid)
+        article = KbArticle(created_at=now, author_id=author_id, source_guid=source_guid, source_feed=source_feed,
+                            body_format="html", body_source="")
         s.add(article)
+        before = None
     else:
         found = s.get(KbArticle, article_id)
         if found is None:
             raise KbError("id", "No such article.")
         article = found
-    safe = sanitize_html(body_html)
+        before = _snapshot(article)
+    if body_markdown is not None:
+        body_format, source = "markdown", body_markdown[:MAX_SOURCE]
+        safe = render_markdown(source)
+    else:
+        safe = sanitize_html(body_html)
+        keep = article.body_format == "markdown" and safe == article.body_html
+        body_format, source = ("markdown", article.body_source) if keep else ("html", "")
     article.title, article.slug, article.body_html = title, slugify(title), safe
+    article.body_format, article.body_source = body_format, source
     article.body_text = html_to_text(safe)
     article.category_id = category_id
+    if source_url is not None:
+        article.source_url = source_url[:2000] or None
     if published_at is not None:
         article.published_at = whole_seconds(published_at)
     elif published and article.published_at is None:
         article.published_at = whole_seconds(now)
     article.published = published
-    article.updated_at = now
-    s.flush()
-    runtime(st).search.index(s, article)
+    if before is None or before != _snapshot(article):
+        article.updated_at = now
+        s.flush()
+        runtime(st).search.index(s, article)
     return article
+
+
+def _snapshot(article: KbArticle) -> tuple[Any, ...]:
+    """What a save may change (``updated_at`` moves only when this does)."""
+    return (article.title, article.body_html, article.body_format, article.body_source, article.category_id,
+            article.published, article.published_at, article.source_url)
 
 
 def set_published(st: AppState, article_id: int, published: bool) -> KbArticle | None:

@@ -12,6 +12,7 @@ from markupsafe import Markup
 from sqlalchemy import select
 from wtforms import ValidationError
 
+from core.api.paging import offset_of, page_number
 from core.app_state import state
 from core.kb import attachments
 from core.kb import feedback as fb
@@ -39,13 +40,6 @@ def summary_filter(value: str | None, length: int = 200) -> str:
     return summary(sanitize_html(value or ""), length)
 
 
-def _page() -> int:
-    try:
-        return max(1, int(request.args.get("page", "1")))
-    except ValueError:
-        return 1
-
-
 @bp.get("/kb")
 def index() -> ResponseReturnValue:
     """Categories and the newest articles."""
@@ -58,14 +52,14 @@ def index() -> ResponseReturnValue:
 @bp.get("/kb/category/<int:category_id>")
 def category(category_id: int) -> ResponseReturnValue:
     """One category: its subcategories and its articles (including those of subcategories)."""
-    page = _page()
+    page = page_number()
     with state().db.session() as s:
         cat = s.get(KbCategory, category_id)
         if cat is None:
             abort(404)
         tree = [(c, d) for c, d in category_tree(s) if c.parent_id == cat.id]
         articles, total = list_articles(s, published_only=True, category_ids=descendants(s, cat.id),
-                                        limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+                                        limit=PAGE_SIZE, offset=offset_of(page, PAGE_SIZE))
         parent = s.get(KbCategory, cat.parent_id) if cat.parent_id else None
     return render_template("kb/category.html", category=cat, parent=parent, children=tree, articles=articles,
                            total=total, page=page, pages=max(1, -(-total // PAGE_SIZE)))
@@ -76,13 +70,13 @@ def search() -> ResponseReturnValue:
     """Full-text search of published articles."""
     st = state()
     q = request.args.get("q", "").strip()[:200]
-    page = _page()
+    page = page_number()
     articles: list[Any] = []
     total = 0
     if q:
         with st.db.session() as s:
             hits = runtime(st).search.search(s, q, published_only=True, limit=PAGE_SIZE,
-                                             offset=(page - 1) * PAGE_SIZE)
+                                             offset=offset_of(page, PAGE_SIZE))
             by_id = {a.id: a for a in s.scalars(select(KbArticle).where(KbArticle.id.in_(hits.ids)))}
             articles = [by_id[i] for i in hits.ids if i in by_id]
             total = hits.total
@@ -170,7 +164,8 @@ def feedback(article_id: int) -> ResponseReturnValue:
         return _article_page(article_id, outcome.message, outcome.status, outcome.http_status)
     flash(outcome.message, "success")
     with state().db.session() as s:
-        slug = s.get(KbArticle, article_id).slug
+        article = s.get(KbArticle, article_id)
+        slug = article.slug if article is not None else ""
     response = make_response(redirect(url_for("kb.article", article_id=article_id, slug=slug) + "#feedback"))
     if new_token:
         response.set_cookie(VOTER_COOKIE, new_token, max_age=5 * 365 * 86400, httponly=True, samesite="Lax",

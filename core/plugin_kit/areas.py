@@ -13,7 +13,7 @@ class Area:
     """What one area adds to the module and to the tests."""
 
     imports: str
-    keys: str  # the default configuration, as a dict literal body
+    keys: str  # the fields of the scaffold's Options model (indented lines), or "" for none
     hooks: tuple[str, ...]
     body: str
     test_imports: str
@@ -22,8 +22,8 @@ class Area:
 
 
 AUTH = Area(
-    imports="from core.types import AuthProviderInfo, AuthResult, PluginConfigError, RequestInfo",
-    keys='"url": ""',
+    imports="from core import AuthProviderInfo, AuthResult, ConfigModel, RequestInfo, hookimpl, parse_plugin_config",
+    keys='    url: str = ""  # TODO: your backend\'s address',
     hooks=("auth_authenticate", "auth_providers", "parse_config"),
     body='''
 
@@ -38,7 +38,7 @@ def auth_authenticate(username: str, password: str, request: RequestInfo, ctx: A
     """Check ``username``/``password`` against your backend.
 
     Return ``AuthResult.ok(Identity(provider=NAME, username=..., external_id=<stable id>, email=...))``
-    (``from core.types import Identity``),
+    (``from core import Identity``),
     ``AuthResult.denied(reason)`` when the account is yours and the password is wrong,
     ``AuthResult.unavailable(reason)`` when the backend is down, or ``None`` for users you do not know.
     Never log the password. ``ctx.plugin_config(NAME)`` is what parse_config returned.
@@ -53,6 +53,7 @@ class Test__CLASS__Contract(AuthProviderContract):
 
     plugin_name = "__NAME__"
     plugin = __MODULE__
+    invalid_config = {"url": 42}  # values parse_config must refuse, naming the key
 
     @pytest.fixture
     def account(self, app: Any) -> tuple[str, str]:
@@ -64,8 +65,8 @@ class Test__CLASS__Contract(AuthProviderContract):
 ''')
 
 CAPTCHA = Area(
-    imports="from core.types import CaptchaProvider, CaptchaVerdict, PluginConfigError",
-    keys='"ttl_seconds": 600',
+    imports="from core import CaptchaProvider, CaptchaVerdict, ConfigModel, hookimpl, parse_plugin_config",
+    keys="    ttl_seconds: int = 600",
     hooks=("captcha_providers", "parse_config"),
     body='''
 
@@ -99,6 +100,10 @@ def captcha_providers(ctx: Any) -> dict[str, CaptchaProvider]:
 class Test__CLASS__Contract(CaptchaProviderContract):
     """Everything plugdesk expects from a captcha provider."""
 
+    plugin_name = "__NAME__"
+    plugin = __MODULE__
+    overrides = {"captcha": {"provider": "__NAME__"}}
+    invalid_config = {"ttl_seconds": "ten minutes"}  # values parse_config must refuse, naming the key
     answer_field = "captcha_answer"  # TODO: the field carrying the answer in your form
     token_field = "captcha_token"  # TODO: the field carrying the challenge token
 
@@ -124,8 +129,8 @@ class Test__CLASS__Contract(CaptchaProviderContract):
 
 STORAGE = Area(
     imports=("import re\nfrom collections.abc import Iterator\nfrom pathlib import Path\nfrom typing import BinaryIO"
-             "\n\nfrom core.types import BlobNotFound, BlobStore, PluginConfigError"),
-    keys='"path": "__NAME__-blobs"',
+             "\n\nfrom core import BlobNotFound, BlobStore, ConfigModel, hookimpl, parse_plugin_config"),
+    keys='    path: str = "__NAME__-blobs"',
     hooks=("parse_config", "storage_backends"),
     body='''
 DIGEST = re.compile(r"^[0-9a-f]{64}$")
@@ -179,14 +184,19 @@ __all__ = ["BlobNotFound", "Store", "parse_config", "storage_backends"]
 class Test__CLASS__Contract(StorageBackendContract):
     """Everything plugdesk expects from a blob store (atomic, idempotent, ranges, streaming...)."""
 
+    plugin_name = "__NAME__"
+    plugin = __MODULE__
+    overrides = {"storage": {"backend": "__NAME__"}}
+    invalid_config = {"path": 42}  # values parse_config must refuse, naming the key
+
     @pytest.fixture
     def store(self, tmp_path: Any) -> Any:
         return __MODULE__.Store(tmp_path / "blobs")
 ''')
 
 MODERATION = Area(
-    imports="from core.types import PluginConfigError, PostInfo, UserInfo, Verdict",
-    keys='"max_links": 3',
+    imports="from core import ConfigModel, PostInfo, UserInfo, Verdict, hookimpl, parse_plugin_config",
+    keys="    max_links: int = 3",
     hooks=("moderation_check", "parse_config"),
     body='''
 
@@ -198,7 +208,7 @@ def moderation_check(author: UserInfo, post: PostInfo, ctx: Any) -> Verdict | No
     """
     raise NotImplementedError(f"{NAME}: moderation_check is not written yet (TODO in {__name__})")
 ''',
-    test_imports="from core.testing import ModerationContract\nfrom core.types import PostInfo",
+    test_imports="from core import PostInfo\nfrom core.testing import ModerationContract",
     tests='''
 
 class Test__CLASS__Contract(ModerationContract):
@@ -206,6 +216,7 @@ class Test__CLASS__Contract(ModerationContract):
 
     plugin_name = "__NAME__"
     plugin = __MODULE__
+    invalid_config = {"max_links": "three"}  # values parse_config must refuse, naming the key
     staff_exempt = False  # TODO: True if agents, managers and admins are never held by your rule
 
     @pytest.fixture
@@ -220,8 +231,8 @@ class Test__CLASS__Contract(ModerationContract):
 ''')
 
 RETENTION = Area(
-    imports="from datetime import datetime\n\nfrom core.types import PluginConfigError, SweepReport",
-    keys='"batch_size": 1000',
+    imports="from datetime import datetime\n\nfrom core import ConfigModel, SweepReport, hookimpl, parse_plugin_config",
+    keys="    batch_size: int = 1000",
     hooks=("parse_config", "retention_sweep"),
     body='''
 
@@ -242,6 +253,7 @@ class Test__CLASS__Contract(RetentionContract):
 
     plugin_name = "__NAME__"
     plugin = __MODULE__
+    invalid_config = {"batch_size": "many"}  # values parse_config must refuse, naming the key
 
     @pytest.fixture
     def populate(self, app: Any) -> Any:
@@ -251,7 +263,7 @@ class Test__CLASS__Contract(RetentionContract):
 ''')
 
 OTHER = Area(
-    imports="from core.types import PluginConfigError, UserInfo",
+    imports="from core import ConfigModel, UserInfo, hookimpl, parse_plugin_config",
     keys="",
     hooks=("parse_config", "register_blueprints", "user_registered"),
     body='''
@@ -271,7 +283,7 @@ def user_registered(user: UserInfo, ctx: Any) -> None:
     """An event: a new account was committed. Failures are logged with the plugin's name, never raised."""
     raise NotImplementedError(f"{NAME}: user_registered is not written yet (TODO in {__name__})")
 ''',
-    test_imports="import logging\n\nfrom core.testing import create_user",
+    test_imports="import logging\n\nfrom core.testing import StartupError, create_user",
     tests='''
 
 @pytest.fixture
@@ -281,6 +293,12 @@ def app(plugdesk_app_factory: Any) -> Any:
 
 def test_page_answers(app: Any) -> None:
     assert app.test_client().get("/plugins/__NAME__/").get_json() == {"plugin": "__NAME__", "status": "ok"}
+
+
+def test_unknown_configuration_key_is_refused(plugdesk_app_factory: Any) -> None:
+    with pytest.raises(StartupError, match="__NAME__.*no_such_key"):
+        plugdesk_app_factory(["auth_local", "__NAME__"], extra={"__NAME__": __MODULE__},
+                             overrides={"plugins": {"__NAME__": {"no_such_key": 1}}})
 
 
 def test_user_registered_is_handled(app: Any, hook_recorder: Any, caplog: Any) -> None:

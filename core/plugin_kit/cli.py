@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 
+from core.plugin_kit import templates
 from core.plugin_kit.names import AREAS, InvalidPluginName
 from core.plugin_kit.scaffold import ScaffoldError, scaffold
 
@@ -21,7 +24,7 @@ def plugin_group() -> None:
               help="Directory to create (default: ./plugdesk-NAME); must not exist.")
 def plugin_new(name: str, area: str, directory: str | None) -> None:
     """Create a pip-installable package plugdesk-NAME (import name plugdesk_NAME) with failing contract tests."""
-    from core.cli import Fail
+    from core.cli.shared import Fail
 
     try:
         made = scaffold(name, area, directory)
@@ -32,6 +35,7 @@ def plugin_new(name: str, area: str, directory: str | None) -> None:
     click.echo(f"created {made.distribution} (plugin {made.name!r}, area {made.area}) in {made.root}")
     for path in made.files:
         click.echo(f"  {path.relative_to(made.root)}")
-    click.echo("next: fill in the TODOs in "
-               f"{made.module}/__init__.py until `pytest` passes there, then `pip install {made.root}` and add "
-               f"{made.name!r} to [plugins] enabled in plugdesk.toml (docs/writing-plugins.md)")
+    install = templates.fill(templates.INSTALL, {"DIR": os.path.relpath(made.root)})
+    click.echo(f"next: `{install}` (into plugdesk's environment), fill in the TODOs in {made.module}/__init__.py "
+               f"until `pytest` passes there, then add {made.name!r} to [plugins] enabled in plugdesk.toml "
+               "(docs/writing-plugins.md)")

@@ -33,21 +33,25 @@ class Scaffold:
     files: list[Path] = field(default_factory=list)
 
 
-def render(name: str, area: str) -> dict[str, str]:
-    """The package's files (relative path -> text) for plugin ``name`` in ``area``."""
+def render(name: str, area: str, directory_name: str | None = None) -> dict[str, str]:
+    """The package's files (relative path -> text) for plugin ``name`` in ``area``.
+
+    :param directory_name: the package directory's name, for the install line (default ``plugdesk-NAME``).
+    """
+    directory_name = directory_name or f"plugdesk-{name.replace('_', '-')}"
     if area not in AREAS_BY_NAME:
         raise ScaffoldError(f"unknown area {area!r}; choose one of: {', '.join(AREAS)}")
     part = AREAS_BY_NAME[area]
     module = f"plugdesk_{name}"
     values = {"NAME": name, "MODULE": module, "DIST": f"plugdesk-{name.replace('_', '-')}", "RANGE": hooks_range(),
-              "AREA": area, "CLASS": "".join(w.capitalize() for w in name.split("_"))}
+              "AREA": area, "CLASS": "".join(w.capitalize() for w in name.split("_")), "DIR": directory_name}
     hooks = ", ".join(f'"{h}"' for h in part.hooks)
     select = templates.fill(templates.SELECT.get(area, ""), values)
     files = {
         "pyproject.toml": templates.PYPROJECT,
         "README.md": templates.README.replace("__SELECT__\n", select + "\n" if select else ""),
         f"{module}/__init__.py": templates.MODULE_HEADER.replace("__IMPORTS__", part.imports)
-        .replace("__KEYS__", part.keys) + part.body,
+        .replace("__KEYS__\n", part.keys + "\n" if part.keys else "") + part.body,
         "tests/test_plugin.py": templates.TEST_HEADER.replace("__IMPORTS__", part.test_imports)
         .replace("__OVERRIDES__", part.overrides).replace("__HOOKS__", f"({hooks},)") + part.tests,
     }
@@ -61,8 +65,8 @@ def scaffold(name: str, area: str = "other", directory: Path | str | None = None
     :raises ScaffoldError: the area is unknown or the directory already exists.
     """
     check_name(name)
-    files = render(name, area)
     root = Path(directory) if directory is not None else Path.cwd() / f"plugdesk-{name.replace('_', '-')}"
+    files = render(name, area, root.name)
     if root.exists() or root.is_symlink():
         raise ScaffoldError(f"{root} already exists; choose another --dir or remove it")
     result = Scaffold(name=name, area=area, root=root, module=f"plugdesk_{name}",

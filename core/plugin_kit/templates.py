@@ -1,7 +1,8 @@
 '''Templates shared by every area: ``pyproject.toml``, the README, the module header and the test header.
 
 Placeholders are ``__NAME__`` (plugin name), ``__MODULE__`` (import name), ``__DIST__`` (distribution),
-``__RANGE__`` (supported hook contract versions), ``__AREA__`` and ``__CLASS__`` (CamelCase name).
+``__RANGE__`` (supported hook contract versions), ``__AREA__``, ``__CLASS__`` (CamelCase name) and ``__DIR__``
+(the package's directory name, for the install line :data:`INSTALL` gives).
 '''
 
 from __future__ import annotations
@@ -17,7 +18,11 @@ version = "0.1.0"
 description = "TODO: one line on what the __NAME__ plugin does for plugdesk"
 readme = "README.md"
 requires-python = ">=3.11"
-dependencies = ["plugdesk"]
+dependencies = ["plugdesk", "pydantic>=2.6"]
+
+[project.optional-dependencies]
+# `pip install -e './__DIR__[test]'` installs the tools the tests need.
+test = ["pytest>=8.0"]
 
 # plugdesk finds plugins through this entry-point group; the name on the left is what admins put in
 # `[plugins] enabled` of plugdesk.toml.
@@ -46,9 +51,11 @@ contract suite for this area (`core.testing`), the same suite the built-in plugi
 
 ## Develop
 
+From the folder that holds this package, in the environment where plugdesk is installed:
+
 ```sh
-pip install -e .          # into the environment where plugdesk is installed
-pytest                    # the contract suite + your own tests
+pip install -e './__DIR__[test]'
+cd __DIR__ && pytest      # the contract suite + your own tests
 ```
 
 ## Enable
@@ -86,29 +93,32 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import pluggy
-
 __IMPORTS__
-
-hookimpl = pluggy.HookimplMarker("plugdesk")
 
 #: The hook contract versions this plugin supports; plugdesk refuses to start it with any other.
 PLUGDESK_HOOKS_VERSION = "__RANGE__"
 NAME = "__NAME__"
 
 
+class Options(ConfigModel):
+    """``[plugins.__NAME__]``: every key with its type and default (a pydantic model).
+
+    Unknown keys and values of the wrong type are refused; add constraints as you need them, e.g.
+    ``limit: Annotated[int, Field(ge=0)] = 3`` (``from typing import Annotated``, ``from pydantic import Field``).
+    """
+
+__KEYS__
+
+
 @hookimpl
 def parse_config(raw: Mapping[str, Any], ctx: Any) -> dict[str, Any]:
     """Validate this plugin's ``[plugins.__NAME__]`` table (an empty mapping when there is none).
 
-    Raise ``PluginConfigError(key, message)`` for a bad value: plugdesk stops at startup and names the
-    plugin, the key and the file. What you return is ``ctx.plugin_config("__NAME__")`` in every hook.
+    ``parse_plugin_config`` raises ``PluginConfigError(key, message)`` for an unknown key or a bad value:
+    plugdesk stops at startup and names the plugin, the key and the file. What you return is
+    ``ctx.plugin_config("__NAME__")`` in every hook.
     """
-    known = {__KEYS__}
-    unknown = sorted(set(raw) - set(known))
-    if unknown:
-        raise PluginConfigError(unknown[0], f"unknown key; accepted: {', '.join(sorted(known)) or 'none'}")
-    return {**known, **raw}
+    return parse_plugin_config(Options, raw).model_dump()
 '''
 
 TEST_HEADER = '''\
@@ -136,6 +146,11 @@ def test_plugin_loads_with_this_plugdesk(plugdesk_app_factory: Any) -> None:
     assert info.hooks_version == __MODULE__.PLUGDESK_HOOKS_VERSION
     assert set(__HOOKS__) <= set(info.hooks)
 '''
+
+
+#: The one way every piece of plugdesk tells a plugin author to install a package for development (the CLI,
+#: the scaffold's README and docs/writing-plugins.md): editable, with the ``test`` extra.
+INSTALL = "pip install -e './__DIR__[test]'"
 
 
 def fill(template: str, values: dict[str, str]) -> str:

@@ -12,9 +12,11 @@ SECURITY_SETTINGS: list[SettingSpec] = [
     SettingSpec("security.captcha.enabled", "bool", False, "Enable captcha",
                 "Shows a captcha on registration, portal ticket submission and new community threads by users "
                 "whose email address is not verified. Default: off."),
-    SettingSpec("security.captcha.provider", "choice", "builtin", "Captcha type",
-                "Built-in works offline (image and audio); reCAPTCHA needs Google's service and keys.",
-                choices=("builtin", "recaptcha")),
+    # default and choices are filled in when the app starts: [captcha] provider and the names the enabled
+    # captcha plugins register (core names no captcha plugin)
+    SettingSpec("security.captcha.provider", "choice", "", "Captcha type",
+                "Which captcha to show: one of the providers of the enabled captcha plugins. Default: "
+                "[captcha] provider in plugdesk.toml."),
     SettingSpec("security.brute_force.enabled", "bool", True, "Brute force protection",
                 "Locks an account after too many failed logins in a short time. Default: on. Turning it off "
                 "lets attackers guess passwords without limit."),
@@ -29,8 +31,21 @@ SECURITY_SETTINGS: list[SettingSpec] = [
     SettingSpec("security.brute_force.ip_limit", "str", "100 per 15 minutes", "Failed logins per address",
                 "How many failed logins one IP address may make (any accounts) before it must wait, e.g. "
                 "'100 per 15 minutes'. Stops one address from trying many accounts.", validate=validate_limit),
+    SettingSpec("security.registration.ip_limit", "str", "20 per hour", "Registrations per address",
+                "How many registration attempts one IP address may make, e.g. '20 per hour'. Each registration "
+                "sends a confirmation email, so this also stops mail floods.", validate=validate_limit),
+    SettingSpec("security.twofactor.required_for", "choice", "nobody", "Require two-factor login for",
+                "nobody, admins, managers (managers and admins) or agents (agents, managers and admins). Those "
+                "covered must set up an authenticator app or a passkey; until the grace period ends they are "
+                "reminded, then they can do nothing else until they have.",
+                choices=("nobody", "admins", "managers", "agents")),
+    SettingSpec("security.twofactor.grace_days", "int", 7, "Two-factor grace period (days)",
+                "Days the people covered have to set up a second factor, counted from when the requirement was "
+                "switched on (or from when their account was created). 0 = at their next login. Default: 7.",
+                minimum=0, maximum=365),
     SettingSpec("security.password_reset.enabled", "bool", True, "Enable password reset",
-                "Lets users request an emailed single-use link. Never offered to directory (LDAP/AD) accounts."),
+                "Lets users request an emailed single-use link. Never offered to accounts of external providers "
+                "(LDAP/AD, single sign-on, ...)."),
     SettingSpec("security.password_reset.token_minutes", "int", 30, "Reset link lifetime (minutes)",
                 "How long an emailed reset link works. Default: 30.", minimum=5, maximum=1440),
     SettingSpec("security.email_verification.token_hours", "int", 48, "Verification link lifetime (hours)",

@@ -17,16 +17,17 @@ from sqlalchemy import JSON, String, and_, cast, delete, func, insert, literal, 
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from core.db import Database, UTCDateTime
+from core.db import Database, UTCDateTime, rowcount, table_of
 from core.models import AuditEntry
 from core.tickets import attachments
 from core.tickets.info import current_state, emit, listeners, ticket_infos
 from core.tickets.models import Ticket, TicketEvent, TicketMessage
 
 DEFAULT_BATCH = 10000
-T = Ticket.__table__
-EVENTS = TicketEvent.__table__
-AUDIT = AuditEntry.__table__
+T = table_of(Ticket)
+EVENTS = table_of(TicketEvent)
+AUDIT = table_of(AuditEntry)
+MESSAGES = table_of(TicketMessage)
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,7 @@ def _ranged(db: Database, rule: Rule, condition: ColumnElement[bool], values: di
                 s.execute(select(T.c.id).where(chosen).with_for_update())
             ids = list(s.scalars(select(T.c.id).where(chosen))) if wanted else []
             _record_where(s, chosen, rule, actor, kind, action, old)
-            done = s.execute(update(T).where(chosen).values(**values)).rowcount
+            done = rowcount(s.execute(update(T).where(chosen).values(**values)))
             infos = ticket_infos(s, ids) if wanted else []
         total += done
         for info in infos:
@@ -159,14 +160,14 @@ def delete_tickets(db: Database, rule: Rule, *, actor: str = "retention", batch:
                                         .values(updated_at=rule.now).returning(T.c.id))]
         if not done:
             return done
-        chosen_msgs = select(TicketMessage.__table__.c.id).where(TicketMessage.__table__.c.ticket_id.in_(done))
+        chosen_msgs = select(MESSAGES.c.id).where(MESSAGES.c.ticket_id.in_(done))
         attachments.drop_for_tickets(current_state(), s, done)
         s.execute(insert(AUDIT).from_select(
             ["at", "actor", "ip", "action", "target", "old", "new"],
             select(literal(rule.now, UTCDateTime()), literal(actor, String()), literal("", String()),
                    literal("ticket.retention_delete", String()), literal("ticket:", String()) + cast(T.c.id, String()),
                    literal({"status": "closed"}, JSON()), literal(rule.detail, JSON())).where(T.c.id.in_(done))))
-        s.execute(delete(TicketMessage.__table__).where(TicketMessage.__table__.c.id.in_(chosen_msgs)))
+        s.execute(delete(MESSAGES).where(MESSAGES.c.id.in_(chosen_msgs)))
         s.execute(delete(EVENTS).where(EVENTS.c.ticket_id.in_(done)))
         s.execute(delete(T).where(T.c.id.in_(done)))
         return done

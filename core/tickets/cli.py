@@ -6,7 +6,7 @@ import json
 
 import click
 
-from core.cli import Fail, _state
+from core.cli.shared import Fail, app_state
 
 
 @click.group("retention")
@@ -29,9 +29,9 @@ def retention_run(ctx: click.Context, now_text: str | None, dry_run: bool, as_js
         now = parse_now(now_text)
     except ValueError as exc:
         raise Fail(str(exc)) from None
-    _app, st = _state(ctx)
+    _app, st = app_state(ctx)
     if not st.host.implementers("retention_sweep"):
-        raise Fail("no enabled plugin implements retention_sweep; add 'retention_departments' to [plugins] enabled")
+        raise Fail("no enabled plugin implements retention_sweep; add a retention plugin to [plugins] enabled")
     try:
         result = run_retention(st, now, dry_run, wait=wait)
     except Exception as exc:

@@ -76,6 +76,12 @@ def clean_fields(data: Mapping[str, Any], *, creating: bool) -> dict[str, Any]:
             errors["public"] = "Expected true or false."
         else:
             clean["public"] = data["public"]
+    if "email" in data:
+        clean_email = _department_address(data["email"])
+        if clean_email is None:
+            errors["email"] = "Enter one email address (name@example.com), or leave it empty."
+        else:
+            clean["email"] = clean_email
     for key in RETENTION_FIELDS:
         if key in data:
             try:
@@ -87,9 +93,21 @@ def clean_fields(data: Mapping[str, Any], *, creating: bool) -> dict[str, Any]:
     return clean
 
 
+def _department_address(value: Any) -> str | None:
+    """The department's Reply-To address ("" = none), or ``None`` when unusable (CR/LF, not an address)."""
+    from core.outbox.compose import InvalidAddress, check_address
+
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return ""
+    try:
+        return check_address(value) if isinstance(value, str) else None
+    except InvalidAddress:
+        return None
+
+
 def snapshot(d: Department) -> dict[str, Any]:
     """The audited/API fields of a department."""
-    return {"id": d.id, "name": d.name, "description": d.description, "public": d.public,
+    return {"id": d.id, "name": d.name, "description": d.description, "public": d.public, "email": d.email or "",
             **{k: getattr(d, k) for k in RETENTION_FIELDS}}
 
 

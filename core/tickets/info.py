@@ -5,48 +5,18 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+# The value types live in core.types (the plugin contract); kept importable from here.
+from core.types import TicketInfo as TicketInfo
+from core.types import TicketMessageInfo as TicketMessageInfo
+
 if TYPE_CHECKING:  # pragma: no cover
     from core.app_state import AppState
     from core.tickets.models import Ticket, TicketMessage
-
-
-@dataclass(frozen=True)
-class TicketInfo:
-    """A ticket as plugins see it (never an ORM object). ``customer_email`` is the guest's or the account's."""
-
-    id: int
-    subject: str
-    department_id: int
-    department_name: str
-    status: str
-    locked: bool
-    customer_id: int | None
-    customer_email: str
-    assignee_id: int | None
-    created_at: datetime
-    closed_at: datetime | None
-    locked_at: datetime | None
-
-
-@dataclass(frozen=True)
-class TicketMessageInfo:
-    """One message as plugins see it. ``internal`` notes must never reach customers."""
-
-    id: int
-    ticket_id: int
-    author_id: int | None
-    author_name: str
-    from_agent: bool
-    internal: bool
-    body: str
-    created_at: datetime
 
 
 def ticket_infos(session: Session, ids: Iterable[int]) -> list[TicketInfo]:

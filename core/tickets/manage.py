@@ -2,35 +2,44 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import func, or_, select
 
+from core.api.paging import id_in, offset_of, page_number
 from core.app_state import state
 from core.auth.sessions import has_role
 from core.models import User
 from core.tickets import attachments, service
 from core.tickets.flashing import attempt
-from core.tickets.models import Department, Ticket, TicketEvent
+from core.tickets.models import Department, Ticket
+from core.types import Role, TicketStatus
 from core.web.forms import PostForm
 from core.web.helpers import current_user, login_required, request_info
+from core.workspace.context import workspace_context
+from core.workspace.web import inline_answer
 
 bp = Blueprint("tickets_manage", __name__, url_prefix="/manage")
 SORTS = {"updated": Ticket.updated_at.desc(), "created": Ticket.created_at.desc(), "oldest": Ticket.created_at.asc(),
          "subject": Ticket.subject.asc(), "id": Ticket.id.desc()}
-QUEUES = (("open", "Open"), ("waiting", "Waiting for customer"), ("closed", "Closed"))
+QUEUES = ((TicketStatus.OPEN, "Open"), (TicketStatus.WAITING, "Waiting for customer"), (TicketStatus.CLOSED, "Closed"))
+PAGE_SIZE = 200
 
 
 @bp.get("/tickets")
-@login_required("agent")
+@login_required(Role.AGENT)
 def queue() -> ResponseReturnValue:
     """Tickets of the agent's departments by queue (open / waiting / closed), filtered and sorted."""
     user = current_user()
-    args = {"department": request.args.get("department", type=int), "status": request.args.get("status", "open"),
-            "q": (request.args.get("q") or "").strip()[:100], "sort": request.args.get("sort", "updated"),
-            "mine": request.args.get("mine") == "1"}
-    if args["status"] not in ("open", "waiting", "closed", "all"):
-        args["status"] = "open"
+    args: dict[str, Any] = {"department": id_in(request.args.get("department", "")),
+                            "status": request.args.get("status", TicketStatus.OPEN),
+                            "q": (request.args.get("q") or "").strip()[:100],
+                            "sort": request.args.get("sort", "updated"), "mine": request.args.get("mine") == "1"}
+    page = page_number()
+    if args["status"] not in (*TicketStatus, "all"):
+        args["status"] = TicketStatus.OPEN
     with state().db.session() as s:
         allowed = service.staff_departments(s, user)
         dept_stmt = select(Department).order_by(Department.name)
@@ -44,25 +53,31 @@ def queue() -> ResponseReturnValue:
         if args["q"]:
             like = f"%{args['q']}%"
             cond = or_(Ticket.subject.ilike(like), Ticket.guest_email.ilike(like))
-            if args["q"].isdigit():
-                cond = or_(cond, Ticket.id == int(args["q"]))
+            ticket_id = id_in(args["q"])  # "42" or "#42"; never int("²")
+            if ticket_id is not None:
+                cond = or_(cond, Ticket.id == ticket_id)
             base = base.where(cond)
         if args["mine"] and user is not None:
             base = base.where(Ticket.assignee_id == user.id)
         sub = base.subquery()
-        counts = dict(s.execute(select(sub.c.status, func.count()).group_by(sub.c.status)).all())
+        counts: dict[str, int] = dict(s.execute(select(sub.c.status, func.count()).group_by(sub.c.status)).all())
+        if "status" not in request.args and not counts.get(TicketStatus.OPEN):  # nothing open: a useful tab
+            args["status"] = args["landed"] = next((k for k in (TicketStatus.WAITING, TicketStatus.CLOSED)
+                                                    if counts.get(k)), TicketStatus.OPEN)
         stmt = base if args["status"] == "all" else base.where(Ticket.status == args["status"])
-        stmt = stmt.order_by(SORTS.get(args["sort"], SORTS["updated"])).limit(200)
-        tickets = list(s.scalars(stmt))
+        stmt = stmt.order_by(SORTS.get(args["sort"], SORTS["updated"]), Ticket.id.desc())  # type: ignore[arg-type]
+        tickets = list(s.scalars(stmt.limit(PAGE_SIZE).offset(offset_of(page, PAGE_SIZE))))
+        total = sum(counts.values()) if args["status"] == "all" else counts.get(args["status"], 0)
         names = {d.id: d.name for d in departments}
         people = {u.id: u for u in s.scalars(select(User).where(User.id.in_(
             {t.customer_id for t in tickets if t.customer_id} | {t.assignee_id for t in tickets if t.assignee_id})))}
     return render_template("manage/tickets.html", tickets=tickets, departments=departments, names=names,
-                           people=people, counts=counts, args=args, queues=QUEUES, sorts=list(SORTS))
+                           people=people, counts=counts, args=args, queues=QUEUES, sorts=list(SORTS), page=page,
+                           pages=max(1, -(-total // PAGE_SIZE)))
 
 
 @bp.get("/tickets/<int:ticket_id>")
-@login_required("agent")
+@login_required(Role.AGENT)
 def view(ticket_id: int) -> ResponseReturnValue:
     """A ticket with internal notes and history; reply, note, change, delete."""
     user = current_user()
@@ -75,19 +90,17 @@ def view(ticket_id: int) -> ResponseReturnValue:
         if not service.works_on(s, user, ticket):
             return redirect(url_for("tickets_portal.view", ticket_id=ticket_id))
         data = service.ticket_json(s, ticket, user)
-        history = list(s.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket_id)
-                                 .order_by(TicketEvent.id)))
         allowed = service.staff_departments(s, user)
         dept_stmt = select(Department).order_by(Department.name)
         if allowed is not None:
             dept_stmt = dept_stmt.where(Department.id.in_(allowed))
         departments = list(s.scalars(dept_stmt))
-        agents = list(s.scalars(select(User).where(User.role.in_(("agent", "manager", "admin")),
+        agents = list(s.scalars(select(User).where(User.role.in_([r.value for r in Role if r.is_staff]),
                                                    User.is_active.is_(True)).order_by(User.username_key)))
-        customer = s.get(User, ticket.customer_id) if ticket.customer_id else None
-    return render_template("manage/tickets_view.html", t=data, history=history, departments=departments,
-                           agents=agents, customer=customer, form=PostForm(), can_delete=has_role(user, "manager"),
-                           attachments=attachments.available())
+        extra = workspace_context(s, ticket, user, allowed)  # customer, other tickets, history, canned, next
+    return render_template("manage/tickets_view.html", t=data, departments=departments, agents=agents,
+                           form=PostForm(), can_delete=has_role(user, Role.MANAGER),
+                           attachments=attachments.available(), **extra)
 
 
 def _posted() -> None:
@@ -96,7 +109,7 @@ def _posted() -> None:
 
 
 @bp.post("/tickets/<int:ticket_id>/reply")
-@login_required("agent")
+@login_required(Role.AGENT)
 def reply(ticket_id: int) -> ResponseReturnValue:
     """An agent's reply, or an internal note (``internal=on``)."""
     user = current_user()
@@ -109,22 +122,29 @@ def reply(ticket_id: int) -> ResponseReturnValue:
     return redirect(url_for("tickets_manage.view", ticket_id=ticket_id))
 
 
+def _assignee(raw: str | None) -> int | None:
+    """The assignee field: ``0`` = unassign, a user id = assign, anything else = unchanged."""
+    return 0 if (raw or "").strip() == "0" else id_in(raw or "")
+
+
 @bp.post("/tickets/<int:ticket_id>/update")
-@login_required("agent")
+@login_required(Role.AGENT)
 def update(ticket_id: int) -> ResponseReturnValue:
     """Change status, department and assignee."""
     user = current_user()
     assert user is not None
     _posted()
     changes = service.Changes(status=request.form.get("status") or None,
-                              department_id=request.form.get("department_id", type=int),
-                              assignee_id=request.form.get("assignee_id", type=int))
-    attempt(lambda: service.update_ticket(state(), ticket_id, user, changes), "Saved.")
+                              department_id=id_in(request.form.get("department_id", "")),
+                              assignee_id=_assignee(request.form.get("assignee_id")))
+    ok = attempt(lambda: service.update_ticket(state(), ticket_id, user, changes), "Saved.")
+    if request.headers.get("X-Plugdesk-Inline") == "1":  # the workspace's inline change (static/workspace.js)
+        return inline_answer(ok)
     return redirect(url_for("tickets_manage.view", ticket_id=ticket_id))
 
 
 @bp.post("/tickets/<int:ticket_id>/delete")
-@login_required("manager")
+@login_required(Role.MANAGER)
 def delete(ticket_id: int) -> ResponseReturnValue:
     """Delete a ticket (managers and admins)."""
     user = current_user()

@@ -8,6 +8,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask.typing import ResponseReturnValue
 from sqlalchemy import func, select
 
+from core.api.paging import id_in
 from core.app_state import state
 from core.models import User
 from core.retention import RetentionRun, last_run
@@ -92,8 +93,9 @@ def edit(department_id: int, tab: str = "general") -> ResponseReturnValue:
             posted, errors = _retention_form()
         else:
             posted = {"name": request.form.get("name", ""), "description": request.form.get("description", ""),
+                      "email": request.form.get("email", ""),
                       "public": request.form.get("public") == "on",
-                      "agent_ids": [int(a) for a in request.form.getlist("agent_ids") if a.isdigit()]}
+                      "agent_ids": [i for i in map(id_in, request.form.getlist("agent_ids")) if i]}
         if not errors:
             try:
                 with st.db.session() as s:

@@ -10,8 +10,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, UTCDateTime
 from core.models import utcnow
+from core.types import TicketStatus
 
-STATUSES = ("open", "waiting", "closed")
+STATUSES: tuple[str, ...] = tuple(s.value for s in TicketStatus)
 MAX_DAYS = 36_500
 
 
@@ -19,11 +20,13 @@ class Department(Base):
     """A queue of tickets. Retention day counts are ``None`` (off) or 1..36,500."""
 
     __tablename__ = "departments"
+    __table_args__ = {"sqlite_autoincrement": True}  # ids are never reused (SQLite AUTOINCREMENT)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(120), unique=True)
     description: Mapped[str] = mapped_column(Text, default="")
     public: Mapped[bool] = mapped_column(Boolean, default=True)
+    email: Mapped[str] = mapped_column(String(320), default="")  # Reply-To of its notifications ("" = none)
     auto_close_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
     lock_after_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
     delete_after_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
@@ -52,6 +55,7 @@ class Ticket(Base):
               postgresql_where=text("customer_id IS NOT NULL")),
         Index("ix_tickets_assignee_id", "assignee_id", sqlite_where=text("assignee_id IS NOT NULL"),
               postgresql_where=text("assignee_id IS NOT NULL")),
+        {"sqlite_autoincrement": True},  # a deleted ticket's number is never given to another ticket
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -74,6 +78,7 @@ class TicketMessage(Base):
     """One message of a ticket; ``internal`` notes are never shown to customers."""
 
     __tablename__ = "ticket_messages"
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
@@ -89,6 +94,7 @@ class TicketEvent(Base):
     """The history of a ticket: who did what when (created, replied, status, locked, moved, ...)."""
 
     __tablename__ = "ticket_events"
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)

@@ -6,6 +6,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
+from core.api.paging import id_in
 from core.app_state import state
 from core.captcha import check_captcha, render_captcha
 from core.tickets import attachments, service
@@ -14,6 +15,7 @@ from core.tickets.models import Department, Ticket
 from core.users import to_info
 from core.web.forms import PostForm
 from core.web.helpers import current_user, login_required, request_info
+from core.web.ticket_check import ticket_form_problems
 
 bp = Blueprint("tickets_portal", __name__)
 
@@ -46,13 +48,11 @@ def new_ticket() -> ResponseReturnValue:
         if not form.validate_on_submit():
             abort(400)
         verdict = check_captcha(st, request.form, "ticket", request_info().remote_addr, info)
+        dept_id = id_in(values["department_id"])
+        errors = ticket_form_problems(st, user, values, dept_id)  # every problem at once, with the captcha's
         if not verdict.ok:
             errors["captcha"] = [verdict.message]
-        else:
-            try:
-                dept_id = int(values["department_id"])
-            except ValueError:
-                dept_id = None
+        if not errors:
             try:
                 ticket_id = service.create_ticket(st, user=user, department_id=dept_id, subject=values["subject"],
                                                   body=values["body"], guest_email=values["email"],

@@ -13,9 +13,11 @@ from sqlalchemy.orm import Session
 from core.auth.sessions import has_role
 from core.auth.verification import verified_email_required
 from core.models import AuditEntry, User, utcnow
+from core.outbox.service import joining
 from core.tickets import attachments
 from core.tickets.info import emit, message_info, ticket_infos
 from core.tickets.models import STATUSES, Department, DepartmentAgent, Ticket, TicketEvent, TicketMessage
+from core.types import Role, TicketStatus
 from core.users import AccountError, normalize_email, to_info
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -42,12 +44,12 @@ def iso(value: Any) -> str | None:
 
 def is_staff(user: User | None) -> bool:
     """Agents, managers and admins."""
-    return has_role(user, "agent")
+    return has_role(user, Role.AGENT)
 
 
 def staff_departments(session: Session, user: User | None) -> set[int] | None:
     """Department ids an agent works in; ``None`` means all (managers and admins); empty for customers."""
-    if has_role(user, "manager"):
+    if has_role(user, Role.MANAGER):
         return None
     if not is_staff(user):
         return set()
@@ -112,6 +114,30 @@ def _staged(uploads: Sequence[Any], role: str) -> Iterator[Any]:
         raise TicketProblem(exc.status, str(exc), "files") from None
 
 
+def _target_department(s: Session, user: User | None, department_id: Any) -> Department:
+    """The department ``user`` may open a ticket in; :class:`TicketProblem` (403/422) otherwise."""
+    dept = s.get(Department, department_id) if isinstance(department_id, int) else None
+    allowed = {d.id for d in submittable_departments(s, user)}
+    if dept is None or dept.id not in allowed:
+        if dept is not None and not dept.public:
+            raise TicketProblem(403, "This department only takes tickets from its agents.", "department_id")
+        raise TicketProblem(422, "Choose one of the listed departments.", "department_id")
+    return dept
+
+
+def _reply_target(s: Session, user: User, ticket_id: int, internal: bool) -> tuple[Ticket, bool]:
+    """The ticket ``user`` may reply to (and whether as its staff); :class:`TicketProblem` otherwise."""
+    ticket = visible_ticket(s, user, ticket_id)
+    staff = works_on(s, user, ticket)
+    if internal and not staff:
+        raise TicketProblem(403, "Only agents of this department can add internal notes.")
+    if ticket.locked and not internal:
+        when = ticket.locked_at.strftime("%Y-%m-%d") if ticket.locked_at else "earlier"
+        raise TicketProblem(403, f"This ticket was locked on {when} and no longer accepts replies. "
+                                 "Please open a new ticket.")
+    return ticket, staff
+
+
 def create_ticket(state: AppState, *, user: User | None, department_id: Any, subject: str, body: str,
                   guest_email: str = "", uploads: Sequence[Any] = ()) -> int:
     """Open a ticket with its first message; fire ``ticket_created``. Guests need ``tickets.allow_guests``."""
@@ -127,16 +153,14 @@ def create_ticket(state: AppState, *, user: User | None, department_id: Any, sub
             email, _key = normalize_email(guest_email)
         except AccountError as exc:
             raise TicketProblem(422, exc.message, "email") from None
+    if uploads:  # refuse before any byte is stored (checked again in the write transaction)
+        with state.db.session() as s:
+            _target_department(s, user, department_id)
     with _staged(uploads, user.role if user else "user") as batch, state.db.session() as s:
-        dept = s.get(Department, department_id) if isinstance(department_id, int) else None
-        allowed = {d.id for d in submittable_departments(s, user)}
-        if dept is None or dept.id not in allowed:
-            if dept is not None and not dept.public:
-                raise TicketProblem(403, "This department only takes tickets from its agents.", "department_id")
-            raise TicketProblem(422, "Choose one of the listed departments.", "department_id")
+        dept = _target_department(s, user, department_id)
         now = utcnow()
         ticket = Ticket(subject=subject.strip(), department_id=dept.id, customer_id=user.id if user else None,
-                        guest_email=email, status="open", locked=False, created_at=now, updated_at=now,
+                        guest_email=email, status=TicketStatus.OPEN, locked=False, created_at=now, updated_at=now,
                         last_customer_reply_at=now)
         s.add(ticket)
         s.flush()
@@ -161,15 +185,11 @@ def reply(state: AppState, ticket_id: int, user: User, body: str, *, internal: b
     Customers' replies reopen a closed ticket; locked tickets take no more replies (403 with the reason).
     """
     _check_text(None, body)
+    if uploads:  # a stranger's files are refused before any byte is stored (checked again below)
+        with state.db.session() as s:
+            _reply_target(s, user, ticket_id, internal)
     with _staged(uploads, user.role) as batch, state.db.session() as s:
-        ticket = visible_ticket(s, user, ticket_id)
-        staff = works_on(s, user, ticket)
-        if internal and not staff:
-            raise TicketProblem(403, "Only agents of this department can add internal notes.")
-        if ticket.locked and not internal:
-            when = ticket.locked_at.strftime("%Y-%m-%d") if ticket.locked_at else "earlier"
-            raise TicketProblem(403, f"This ticket was locked on {when} and no longer accepts replies. "
-                                     "Please open a new ticket.")
+        ticket, staff = _reply_target(s, user, ticket_id, internal)
         now = utcnow()
         msg = TicketMessage(ticket_id=ticket.id, author_id=user.id, author_name=user.display_name or user.username,
                             from_agent=staff, internal=internal, body=body, created_at=now)
@@ -179,17 +199,18 @@ def reply(state: AppState, ticket_id: int, user: User, body: str, *, internal: b
         old = ticket.status
         if not internal:
             if staff:
-                ticket.status, ticket.last_agent_reply_at = "waiting", now
+                ticket.status, ticket.last_agent_reply_at = TicketStatus.WAITING, now
             else:
-                ticket.status, ticket.last_customer_reply_at = "open", now
-            if old == "closed":
+                ticket.status, ticket.last_customer_reply_at = TicketStatus.OPEN, now
+            if old == TicketStatus.CLOSED:
                 ticket.closed_at = None
                 _history(s, ticket.id, user.username, "reopened", {"from": old, "to": ticket.status})
         ticket.updated_at = now
         _history(s, ticket.id, user.username, "note" if internal else "replied", {"message_id": msg.id})
         message = message_info(msg)
-    with state.db.session() as s:
-        emit(state, "ticket_replied", ticket=ticket_infos(s, [ticket_id])[0], message=message)
+        s.flush()
+        with joining(s):  # mail queued by the event's plugins commits (or not) with the reply itself
+            emit(state, "ticket_replied", ticket=ticket_infos(s, [ticket_id])[0], message=message)
     return message.id
 
 
@@ -209,18 +230,18 @@ def update_ticket(state: AppState, ticket_id: int, user: User, changes: Changes)
         ticket = visible_ticket(s, user, ticket_id)
         staff = works_on(s, user, ticket)
         if not staff and (changes.department_id is not None or changes.assignee_id is not None
-                          or changes.status not in (None, "closed")):
+                          or changes.status not in (None, TicketStatus.CLOSED)):
             raise TicketProblem(403, "You can only close your own ticket.")
         now = utcnow()
         if changes.status is not None and changes.status != ticket.status:
             if changes.status not in STATUSES:
                 raise TicketProblem(422, f"Status must be one of {', '.join(STATUSES)}.", "status")
-            if ticket.locked and changes.status != "closed":
+            if ticket.locked and changes.status != TicketStatus.CLOSED:
                 raise TicketProblem(403, "This ticket is locked; it cannot be reopened.")
             _history(s, ticket.id, user.username, "status", {"from": ticket.status, "to": changes.status})
             ticket.status = changes.status
-            ticket.closed_at = now if changes.status == "closed" else None
-            closed = changes.status == "closed"
+            ticket.closed_at = now if changes.status == TicketStatus.CLOSED else None
+            closed = changes.status == TicketStatus.CLOSED
         if changes.department_id is not None and changes.department_id != ticket.department_id:
             target = s.get(Department, changes.department_id)
             allowed = staff_departments(s, user)
@@ -246,7 +267,7 @@ def delete_ticket(state: AppState, ticket_id: int, user: User, ip: str = "") -> 
     """Delete a ticket with its messages, history and attachment references (managers and admins)."""
     with state.db.session() as s:
         ticket = visible_ticket(s, user, ticket_id)
-        if not has_role(user, "manager"):
+        if not has_role(user, Role.MANAGER):
             raise TicketProblem(403, "Only managers and administrators can delete tickets.")
         info = ticket_infos(s, [ticket.id])[0]
         attachments.drop_for_tickets(state, s, [ticket.id])

@@ -1,8 +1,9 @@
-"""Mount tickets into an app: blueprints, the ``tickets.allow_guests`` setting, attachments, the scheduler."""
+"""Mount tickets into an app: blueprints, the ``tickets.allow_guests`` setting, attachments."""
 
 from __future__ import annotations
 
 from flask import Flask
+from flask_wtf.csrf import CSRFProtect
 
 from core.app_state import state
 from core.types import SettingSpec
@@ -13,9 +14,8 @@ ALLOW_GUESTS = SettingSpec(
          "(the captcha applies when it is switched on). Replies reach them by email.", tab="Tickets")
 
 
-def install(app: Flask, csrf: object) -> None:
+def install(app: Flask, csrf: CSRFProtect) -> None:
     """Register the ticket blueprints and settings on ``app`` (called by :func:`core.app.create_app`)."""
-    from core.retention import start_scheduler
     from core.tickets import api, attachments, manage, manage_departments, portal
 
     st = state(app)
@@ -24,9 +24,5 @@ def install(app: Flask, csrf: object) -> None:
     app.register_blueprint(manage.bp)
     app.register_blueprint(manage_departments.bp)
     app.register_blueprint(api.bp)
-    csrf.exempt(api.bp)  # type: ignore[attr-defined] - bearer tokens, not cookies
-    attachments.register_owner()
-    if st.settings.get("retention", "interval_minutes"):
-        @app.before_request
-        def _retention_scheduler() -> None:
-            start_scheduler(st)  # once per worker process; the cluster lock elects one runner
+    csrf.exempt(api.bp)  # bearer tokens, not cookies
+    attachments.register_owner()  # scheduled retention runs on the background worker (core.worker.jobs)

@@ -69,7 +69,7 @@ def change_email() -> ResponseReturnValue:
     info = to_info(user)
     provider = st.provider(user.provider)
     if provider is None or provider.external:
-        flash("Your address comes from your organisation's directory; change it there.", "error")
+        flash(f"Your address comes from {st.provider_label(user.provider)}; change it there.", "error")
         return redirect(url_for("portal.profile"))
     outcome = authenticate(st, user.username, form.password.data or "", request_info())
     if outcome.user is None or outcome.user.id != user.id:

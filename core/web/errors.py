@@ -8,6 +8,8 @@ from flask import Flask, Response, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from core.schema import MAX_ID as _MAX_ID
+
 log = logging.getLogger("plugdesk.web")
 
 MESSAGES = {
@@ -59,7 +61,7 @@ def database_unavailable(exc: BaseException) -> bool:
     return isinstance(exc, sa_exc.TimeoutError)  # no pooled connection became free in time
 
 
-MAX_ID = 2**31 - 1  # ids are 32-bit integer columns (PostgreSQL ``integer``)
+MAX_ID = _MAX_ID  # ids are 32-bit integer columns (PostgreSQL ``integer``)
 
 
 def install(app: Flask) -> None:
@@ -89,9 +91,10 @@ def install(app: Flask) -> None:
         if isinstance(response, tuple):
             html, code = response
             response = app.make_response((html, code))
+        headers = dict(exc.get_headers())
         for header in ("Allow", "Retry-After", "WWW-Authenticate", "Location"):
-            if header in exc.get_headers():
-                response.headers[header] = dict(exc.get_headers())[header]
+            if header in headers:
+                response.headers[header] = headers[header]
         return response
 
     @app.errorhandler(Exception)

@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, StringField
+from typing import Any
+
+from flask_wtf import FlaskForm as _FlaskForm
+from wtforms import EmailField, Field, PasswordField, StringField
 from wtforms.validators import InputRequired, Length
+
+
+class FlaskForm(_FlaskForm):
+    """Flask-WTF's form whose hidden CSRF field renders without an ``id``: a page with several forms
+    (logout, reply, change, delete) would otherwise repeat ``id="csrf_token"``."""
+
+    class Meta(_FlaskForm.Meta):
+        def render_field(self, field: Field, render_kw: dict[str, Any]) -> Any:
+            if field.type == "CSRFTokenField":
+                render_kw = {**render_kw, "id": False}
+            return super().render_field(field, render_kw)
 
 
 class LoginForm(FlaskForm):

@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask, Response, redirect, request, session
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.wrappers import Response as BaseResponse
 
 from core.app_state import state
 
@@ -27,7 +28,7 @@ def install(app: Flask) -> None:
     """Register the before/after request handlers."""
 
     @app.before_request
-    def force_https() -> Response | None:
+    def force_https() -> BaseResponse | None:
         if request.scheme == "https" or request.path == "/healthz":
             return None
         try:
@@ -36,7 +37,13 @@ def install(app: Flask) -> None:
         except SQLAlchemyError:
             return None
         base = urlsplit(state().settings.get("server", "base_url"))
-        host = base.netloc if base.scheme == "https" else request.host  # never trust Host when base_url says
+        # the configured host, never the request's Host header (an http base_url names the host all the same;
+        # a port in it is the http one, so it is dropped)
+        host = base.netloc if base.scheme == "https" else (base.hostname or "")
+        if not host:
+            return None
+        if ":" in host and not host.startswith("[") and base.scheme != "https":
+            host = f"[{host}]"  # an IPv6 literal
         path = request.full_path if request.query_string else request.path
         return redirect(f"https://{host}{path}", code=301 if request.method in ("GET", "HEAD") else 308)
 
@@ -56,6 +63,7 @@ def install(app: Flask) -> None:
         response.headers["Referrer-Policy"] = "same-origin"
         if request.scheme == "https" and settings["security.force_https"]:
             response.headers["Strict-Transport-Security"] = HSTS
-        if session.get("uid") is not None:
+        if session.get("uid") is not None or request.path.startswith("/api/"):
+            # API answers carry tokens and personal data: no cache may keep them (downloads set their own)
             response.headers.setdefault("Cache-Control", "no-store")
         return response

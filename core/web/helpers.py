@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import abort, redirect, request, url_for
 from sqlalchemy.exc import SQLAlchemyError
@@ -29,6 +30,14 @@ def current_user() -> User | None:
         return None
 
 
+def logged_in_user() -> User:
+    """The user of a view behind :func:`login_required`; 401 if the session ended since the check."""
+    user = current_user()
+    if user is None:
+        abort(401)
+    return user
+
+
 def login_required(role: str = "user") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Require a logged-in user with at least ``role``; anonymous users are sent to the login page."""
 
@@ -48,7 +57,16 @@ def login_required(role: str = "user") -> Callable[[Callable[..., Any]], Callabl
 
 
 def safe_next(target: str | None) -> str:
-    """Only local redirect targets (no open redirect)."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
+    """Only local redirect targets (no open redirect).
+
+    Refused: anything that is not a path starting with one ``/``, backslashes, and every control character or
+    whitespace (browsers and Werkzeug drop tabs and newlines, so ``/\\t/evil.example`` would become
+    ``//evil.example``, and CR/LF cannot go into a ``Location`` header at all).
+    """
+    if (target and len(target) <= 2000 and target.startswith("/") and not target.startswith("//")
+            and "\\" not in target and not any(ch.isspace() or ord(ch) < 32 or 0x7F <= ord(ch) < 0xA0
+                                               for ch in target)):
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc:
+            return target
     return url_for("portal.index")

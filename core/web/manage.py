@@ -9,11 +9,12 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask.typing import ResponseReturnValue
 from sqlalchemy import func, select
 
+from core.api.paging import id_in
 from core.app_state import state
 from core.auth.sessions import end_all_sessions, has_role
 from core.models import ROLES, AuditEntry, User
 from core.plugin_calls import PluginCallError
-from core.runtime_settings import SettingsValidationError
+from core.runtime_settings import SettingsValidationError, form_value
 from core.web.forms import PostForm
 from core.web.helpers import current_user, login_required, request_info
 
@@ -30,20 +31,6 @@ def dashboard() -> ResponseReturnValue:
     with state().db.session() as s:
         users = s.scalar(select(func.count()).select_from(User)) or 0
     return render_template("manage/dashboard.html", users=users, plugins=state().host.info)
-
-
-def _form_value(spec: Any) -> Any:
-    raw = request.form.get(spec.key)
-    if spec.type == "bool":
-        return raw == "on"
-    if spec.type == "int":
-        try:
-            return int((raw or "").strip())
-        except ValueError:
-            return raw
-    if spec.type == "list":
-        return [line for line in (raw or "").splitlines()]
-    return raw or ""
 
 
 @bp.route("/settings", methods=["GET", "POST"])
@@ -65,16 +52,18 @@ def settings(tab: str = "general") -> ResponseReturnValue:
     values = dict(st.runtime.all())
     locked: dict[str, str] = {}  # shown disabled, never changed by this form
     if all(p.external for p in st.auth_providers):
-        locked["security.password_reset.enabled"] = ("Every enabled auth provider is a directory (LDAP/AD); "
-                                                     "passwords are reset there, so this switch has no effect.")
+        locked["security.password_reset.enabled"] = (f"Every enabled auth provider keeps its passwords elsewhere "
+                                                     f"({st.external_labels()}); passwords are reset there, so "
+                                                     "this switch has no effect.")
     if request.method == "POST":
         if not editable:
             abort(403)
         if form.validate_on_submit():
-            changes = {spec.key: _form_value(spec) for spec in specs if spec.key not in locked}
-            try:
+            changes = {spec.key: form_value(spec, request.form.get(spec.key)) for spec in specs
+                       if spec.key not in locked}
+            try:  # the same pydantic checks as the API and the CLI, converting the form's text
                 changed = st.runtime.patch(changes, actor=user.username if user else "?",
-                                           ip=request_info().remote_addr)
+                                           ip=request_info().remote_addr, lax=True)
             except SettingsValidationError as exc:
                 errors = exc.errors
                 values.update(changes)
@@ -125,7 +114,7 @@ def users() -> ResponseReturnValue:
     actor = current_user()
     assert actor is not None
     if request.method == "POST" and form.validate_on_submit():
-        user_id = request.form.get("user_id", type=int)
+        user_id = id_in(request.form.get("user_id", ""))
         action = request.form.get("action", "")
         with st.db.session() as s:
             user = s.get(User, user_id) if user_id else None

@@ -12,7 +12,7 @@ from core.app_state import state
 from core.auth.accounts import change_password, flag_noncompliant_password, register
 from core.auth.login import authenticate
 from core.auth.sessions import end_all_sessions, start_session
-from core.captcha import check_captcha, render_captcha
+from core.captcha import render_captcha
 from core.models import User
 from core.users import AccountError, to_info
 from core.web.forms import ChangeEmailForm, ChangePasswordForm, LoginForm, PostForm, RegisterForm
@@ -49,8 +49,12 @@ def enforce_password_change() -> ResponseReturnValue | None:
 
 @bp.get("/")
 def index() -> ResponseReturnValue:
-    """Portal home."""
-    return render_template("portal/index.html")
+    """Portal home: KB search, categories, newest and most helpful articles, the customer's next steps."""
+    from core.kb.home import home
+    from core.web.greeting import returning
+
+    user = current_user()
+    return render_template("portal/index.html", home=home(state()), returning=returning(user))
 
 
 @bp.get("/healthz")
@@ -90,13 +94,16 @@ def healthz() -> ResponseReturnValue:
     body: dict[str, object] = {"status": "ok" if healthy else "unavailable", "checks": checks}
     if detail:
         body["detail"] = detail
+    from core.ops.health import health_details
+
+    body.update(health_details(st))  # schema revision, each plugin's health (never changes "status")
     return jsonify(body), 200 if healthy else 503
 
 
 def _logged_in(user_id: int, message: str, endpoint: str) -> ResponseReturnValue:
     """Start a fresh session for ``user_id``, say ``message`` and go to ``endpoint``."""
     with state().db.session() as s:
-        start_session(s.get(User, user_id))
+        start_session(s.get_one(User, user_id))
     flash(message, "success")
     return redirect(url_for(endpoint))
 
@@ -110,13 +117,12 @@ def register_view() -> ResponseReturnValue:
                                detail="This help desk does not accept self-registration."), 404
     form = RegisterForm()
     errors: dict[str, list[str]] = {}
-    if form.validate_on_submit():
-        verdict = check_captcha(st, request.form, "register", request_info().remote_addr)
-        if not verdict.ok:
-            errors["captcha"] = [verdict.message]
-        elif form.password.data != form.confirm.data:
-            errors["confirm"] = ["The two passwords differ."]
-        else:
+    if request.method == "POST":
+        from core.web.register_check import registration_problems
+
+        form.validate()
+        errors = registration_problems(st, form, request.form, request_info().remote_addr)  # all at once
+        if not errors:
             try:
                 user = register(st, username=form.username.data or "", email=form.email.data or "",
                                 password=form.password.data or "", display_name=form.display_name.data or "")
@@ -124,10 +130,10 @@ def register_view() -> ResponseReturnValue:
                 errors[exc.field] = exc.messages
             else:
                 return _logged_in(user.id, "Welcome! Your account is ready.", "portal.index")
-    elif request.method == "POST":
-        errors = {k: list(v) for k, v in form.errors.items()}
     status = 400 if errors else 200
-    return render_template("portal/register.html", form=form, errors=errors,
+    from core.web.register_check import summary
+
+    return render_template("portal/register.html", form=form, errors=errors, problems=summary(errors),
                            captcha=render_captcha(st, "register")), status
 
 
@@ -141,8 +147,12 @@ def login() -> ResponseReturnValue:
         outcome = authenticate(st, form.username.data or "", form.password.data or "", request_info())
         if outcome.user is not None:
             flag_noncompliant_password(st, outcome.user, form.password.data or "")
+            if outcome.second_factor:  # no session until the second factor is checked
+                from core.twofactor.web import begin
+
+                return begin(outcome.user, request.args.get("next") or "")
             with st.db.session() as s:
-                start_session(s.get(User, outcome.user.id))
+                start_session(s.get_one(User, outcome.user.id))
             return redirect(safe_next(request.args.get("next")))
         message = outcome.message
     elif request.method == "POST":
@@ -158,13 +168,17 @@ def logout() -> ResponseReturnValue:
     """Log out (this ends every session of the account, on every device)."""
     form = PostForm()
     user = current_user()
-    if form.validate_on_submit() and user is not None:
-        end_all_sessions(state().db, user.id)
     from flask import session
 
+    from core.auth.redirect_login import SESSION_PROVIDER, logout_url
+
+    provider_logout = None
+    if form.validate_on_submit() and user is not None:
+        end_all_sessions(state().db, user.id)
+        provider_logout = logout_url(state(), to_info(user), session.get(SESSION_PROVIDER))  # single sign-on
     session.clear()
     flash("You have been logged out.", "success")
-    return redirect(url_for("portal.index"))
+    return redirect(provider_logout or url_for("portal.index"))
 
 
 @bp.route("/profile", methods=["GET", "POST"])
@@ -194,4 +208,5 @@ def profile() -> ResponseReturnValue:
         errors = {k: list(v) for k, v in form.errors.items()}
     return render_template("portal/profile.html", user=info, form=form, errors=errors,
                            email_form=ChangeEmailForm(formdata=None),
-                           external=provider is None or provider.external), 400 if errors else 200
+                           external=provider is None or provider.external,
+                           provider_label=st.provider_label(user.provider)), 400 if errors else 200

@@ -7,18 +7,23 @@ client rotating its own X-Forwarded-For header cannot escape the limit.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import cast
 
 from flask import Flask, Response, request
+from flask.typing import RouteCallable
 from flask_limiter import Limiter
 from limits import parse_many
 
 from core.app_state import AppState
 
 #: Endpoints whose failed POSTs count against ``security.brute_force.ip_limit``.
-LOGIN_ENDPOINTS = ("portal.login", "api.login")
+LOGIN_ENDPOINTS = ("portal.login", "api.login", "twofactor.verify", "twofactor.passkey_login")
 #: Endpoints that send email: every POST counts against ``RESET_LIMIT``.
 RESET_ENDPOINTS = ("reset.request_link", "api.password_reset")
 RESET_LIMIT = "10 per hour"
+#: Endpoints that create accounts (and send a confirmation email): every POST counts against
+#: ``security.registration.ip_limit``.
+REGISTER_ENDPOINTS = ("portal.register_view", "api.register_route")
 
 
 def client_ip() -> str:
@@ -46,14 +51,24 @@ def install(app: Flask, state: AppState) -> Limiter:
     limit_endpoints(app, limiter, LOGIN_ENDPOINTS, login_limit, failed_only=True,
                     exempt_when=lambda: not state.runtime.get("security.brute_force.enabled"))
     limit_endpoints(app, limiter, RESET_ENDPOINTS, RESET_LIMIT)
+    register_limit: Callable[[], str] = lambda: state.runtime.get("security.registration.ip_limit")  # noqa: E731
+    limit_endpoints(app, limiter, [e for e in REGISTER_ENDPOINTS if e in app.view_functions], register_limit,
+                    shared_scope="register")  # the form and the API share one budget per address
     return limiter
 
 
 def limit_endpoints(app: Flask, limiter: Limiter, endpoints: Iterable[str], limit: str | Callable[[], str], *,
-                    failed_only: bool = False, exempt_when: Callable[[], bool] | None = None) -> None:
-    """Apply ``limit`` to POSTs of existing endpoints (``failed_only``: count only 4xx answers)."""
+                    failed_only: bool = False, exempt_when: Callable[[], bool] | None = None,
+                    shared_scope: str | None = None) -> None:
+    """Apply ``limit`` to POSTs of existing endpoints (``failed_only``: count only 4xx answers;
+    ``shared_scope``: one counter for all the endpoints instead of one each)."""
     deduct: Callable[[Response], bool] | None = (lambda r: r.status_code >= 400) if failed_only else None
     for endpoint in endpoints:
         view = app.view_functions[endpoint]
-        app.view_functions[endpoint] = limiter.limit(limit, methods=["POST"], deduct_when=deduct,
-                                                     exempt_when=exempt_when, scope=endpoint)(view)
+        if shared_scope:
+            limited = limiter.shared_limit(limit, shared_scope, methods=["POST"], deduct_when=deduct,
+                                           exempt_when=exempt_when)
+        else:
+            limited = limiter.limit(limit, methods=["POST"], deduct_when=deduct, exempt_when=exempt_when,
+                                    scope=endpoint)
+        app.view_functions[endpoint] = cast(RouteCallable, limited(view))  # the decorator keeps sync views sync

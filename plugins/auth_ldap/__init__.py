@@ -11,8 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from core import hookimpl
-from core.types import AuthProviderInfo, AuthResult, AuthStatus, DiagnosticStep, RequestInfo
+from core import AuthProviderInfo, AuthResult, AuthStatus, DiagnosticStep, PluginContext, RequestInfo, hookimpl
 from plugins.auth_ldap.config import LdapConfig, parse
 from plugins.auth_ldap.provider import DirectoryProvider
 
@@ -40,13 +39,13 @@ class LdapPlugin:
         return out
 
 
-def _plugin(ctx: Any) -> LdapPlugin | None:
+def _plugin(ctx: PluginContext) -> LdapPlugin | None:
     runtime = ctx.plugin_config(PLUGIN)
     return runtime if isinstance(runtime, LdapPlugin) else None
 
 
 @hookimpl
-def parse_config(raw: Mapping[str, Any], ctx: Any) -> LdapPlugin:
+def parse_config(raw: Mapping[str, Any], ctx: PluginContext) -> LdapPlugin:
     """Validate ``[plugins.auth_ldap]`` and build the providers; warn loudly about insecure TLS settings."""
     source = getattr(ctx.settings, "source", None)
     config = parse(raw, str(source) if source else None)
@@ -58,7 +57,7 @@ def parse_config(raw: Mapping[str, Any], ctx: Any) -> LdapPlugin:
 
 
 @hookimpl
-def auth_providers(ctx: Any) -> list[AuthProviderInfo]:
+def auth_providers(ctx: PluginContext) -> list[AuthProviderInfo]:
     """One external provider per configured directory."""
     plugin = _plugin(ctx)
     if plugin is None:
@@ -68,7 +67,7 @@ def auth_providers(ctx: Any) -> list[AuthProviderInfo]:
 
 
 @hookimpl
-def auth_authenticate(username: str, password: str, request: RequestInfo, ctx: Any) -> AuthResult | None:
+def auth_authenticate(username: str, password: str, request: RequestInfo, ctx: PluginContext) -> AuthResult | None:
     """Try each directory in order: the first that knows the user decides; ``None`` when none does.
 
     A directory that cannot be reached is skipped; if no other directory knows the user, the result is
@@ -90,14 +89,14 @@ def auth_authenticate(username: str, password: str, request: RequestInfo, ctx: A
 
 
 @hookimpl
-def plugin_warnings(ctx: Any) -> list[str] | None:
+def plugin_warnings(ctx: PluginContext) -> list[str] | None:
     """Insecure TLS settings, shown on the Plugins page."""
     plugin = _plugin(ctx)
     return plugin.warnings() if plugin else None
 
 
 @hookimpl
-def plugin_diagnose(ctx: Any, provider: str | None, username: str | None) -> list[DiagnosticStep] | None:
+def plugin_diagnose(ctx: PluginContext, provider: str | None, username: str | None) -> list[DiagnosticStep] | None:
     """Connection test: config, connect, TLS, service bind, search base, user lookup - per provider."""
     from plugins.auth_ldap.diagnose import diagnose
 

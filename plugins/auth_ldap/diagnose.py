@@ -9,7 +9,7 @@ from __future__ import annotations
 import socket
 import time
 
-from core.types import DiagnosticStep
+from core import DiagnosticStep
 from plugins.auth_ldap import ad
 from plugins.auth_ldap.directory import describe, network_error_types, run_search
 from plugins.auth_ldap.provider import DirectoryProvider, fill_filter, group_keys, usable_username
@@ -100,7 +100,7 @@ def _user_step(provider: DirectoryProvider, conn: object, username: str) -> Diag
         name = ad.login_name(cfg, name)
     flt = fill_filter(cfg.user_filter, username=name)
     try:
-        found = run_search(conn, cfg.base_dn, flt, provider.attributes(), scope=cfg.search_scope)  # type: ignore
+        found = run_search(conn, cfg.base_dn, flt, provider.attributes(), scope=cfg.search_scope)
     except Exception as exc:  # noqa: BLE001
         return DiagnosticStep(f"{cfg.name}: user lookup", False, f"search {flt} failed: {exc}")
     if not found.entries:

@@ -13,7 +13,7 @@ from ldap3.core.exceptions import LDAPException
 from ldap3.utils.conv import escape_filter_chars
 from ldap3.utils.dn import escape_rdn, parse_dn
 
-from core.types import AuthResult, Identity, RequestInfo
+from core import AuthResult, Identity, PluginContext, RequestInfo
 from plugins.auth_ldap import ad
 from plugins.auth_ldap.config import ROLE_RANK, ProviderConfig, normalize_dn
 from plugins.auth_ldap.directory import (
@@ -67,7 +67,8 @@ class DirectoryProvider:
         self.directory = Directory(cfg)
 
     # ------------------------------------------------------------------ entry point
-    def authenticate(self, username: str, password: str, request: RequestInfo, ctx: Any = None) -> AuthResult | None:
+    def authenticate(self, username: str, password: str, request: RequestInfo,
+                     ctx: PluginContext | None = None) -> AuthResult | None:
         """Return ok / denied / unavailable, or ``None`` when the directory has no such user."""
         started = time.monotonic()
         try:
@@ -90,7 +91,8 @@ class DirectoryProvider:
                      self.cfg.name, username, outcome, reason or "-", dn or "-", event["ms"],
                      extra={"plugdesk": event})
 
-    def _authenticate(self, username: str, password: str, ctx: Any) -> tuple[AuthResult | None, str | None]:
+    def _authenticate(self, username: str, password: str,
+                      ctx: PluginContext | None) -> tuple[AuthResult | None, str | None]:
         cfg = self.cfg
         name = usable_username(username)
         if name is None or not password or not password.strip():
@@ -131,7 +133,8 @@ class DirectoryProvider:
             return AuthResult.unavailable(f"group lookup failed: {exc}"), entry.dn
         return self._identity(entry, name, groups, ctx), entry.dn
 
-    def _bind_first(self, name: str, password: str, ctx: Any) -> tuple[AuthResult | None, str | None]:
+    def _bind_first(self, name: str, password: str,
+                    ctx: PluginContext | None) -> tuple[AuthResult | None, str | None]:
         """No service account: bind as the user (DN template or AD UPN), then read the entry as that user."""
         cfg = self.cfg
         if cfg.user_dn_template:
@@ -218,7 +221,7 @@ class DirectoryProvider:
                 return reason
         return f"bind refused: {result.get('description')} ({result.get('result')}) {message}".strip()
 
-    def _identity(self, entry: Entry, name: str, groups: list[str], ctx: Any) -> AuthResult:
+    def _identity(self, entry: Entry, name: str, groups: list[str], ctx: PluginContext | None) -> AuthResult:
         cfg = self.cfg
         external_id = self.external_id(entry)
         if not external_id:

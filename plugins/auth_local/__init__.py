@@ -6,9 +6,7 @@ response time does not tell whether an account exists.
 
 from __future__ import annotations
 
-from core import hookimpl
-from core.auth.hashing import equal_work, password_hasher, verify
-from core.types import AuthProviderInfo, AuthResult, Identity, RequestInfo, UserInfo
+from core import AuthProviderInfo, AuthResult, Identity, PluginContext, RequestInfo, UserInfo, hookimpl
 
 PLUGDESK_HOOKS_VERSION = ">=1.0,<2"
 PROVIDER = "local"
@@ -21,25 +19,25 @@ def auth_providers() -> list[AuthProviderInfo]:
 
 
 @hookimpl
-def auth_authenticate(username: str, password: str, request: RequestInfo, ctx) -> AuthResult | None:
+def auth_authenticate(username: str, password: str, request: RequestInfo, ctx: PluginContext) -> AuthResult | None:
     """Verify a local account's password; defer (``None``) for users that are not local."""
     user = ctx.users.find(username)
     stored = ctx.credentials.get(user.id, PROVIDER) if user and user.provider == PROVIDER else None
-    if stored is None:
-        equal_work(password)  # the same work whether or not the account exists
+    if user is None or stored is None:
+        ctx.passwords.equal_work(password)  # the same work whether or not the account exists
         return None
-    if not verify(stored, password):
+    if not ctx.passwords.verify(stored, password):
         return AuthResult.denied("wrong password")
-    if password_hasher().check_needs_rehash(stored):  # parameters changed since it was stored
-        ctx.credentials.set(user.id, PROVIDER, password_hasher().hash(password))
+    if ctx.passwords.needs_rehash(stored):  # parameters changed since it was stored
+        ctx.credentials.set(user.id, PROVIDER, ctx.passwords.hash(password))
     return AuthResult.ok(Identity(provider=PROVIDER, username=user.username, user_id=user.id,
                                   email=user.email, display_name=user.display_name))
 
 
 @hookimpl
-def auth_set_password(user: UserInfo, password: str, ctx) -> bool | None:
-    """Store an argon2id hash of the new password for local users."""
+def auth_set_password(user: UserInfo, password: str, ctx: PluginContext) -> bool | None:
+    """Store an argon2id hash (``ctx.passwords``) of the new password for local users."""
     if user.provider != PROVIDER:
         return None
-    ctx.credentials.set(user.id, PROVIDER, password_hasher().hash(password))
+    ctx.credentials.set(user.id, PROVIDER, ctx.passwords.hash(password))
     return True

@@ -12,8 +12,7 @@ from typing import Any
 
 from flask import Blueprint
 
-from core import hookimpl
-from core.types import CaptchaProvider
+from core import CaptchaProvider, PluginContext, hookimpl
 from plugins.captcha_builtin.provider import NAME, BuiltinCaptcha, BuiltinOptions
 from plugins.captcha_builtin.tokens import reveal_answer
 
@@ -21,25 +20,25 @@ PLUGDESK_HOOKS_VERSION = ">=1.0,<2"
 __all__ = ["BuiltinCaptcha", "BuiltinOptions", "reveal_answer"]
 
 
-def _provider(ctx: Any) -> BuiltinCaptcha:
+def _provider(ctx: PluginContext) -> BuiltinCaptcha:
     parsed = ctx.plugin_config(NAME)
     return parsed if isinstance(parsed, BuiltinCaptcha) else BuiltinCaptcha(ctx, BuiltinOptions.parse(parsed or {}))
 
 
 @hookimpl
-def parse_config(raw: Mapping[str, Any], ctx: Any) -> BuiltinCaptcha:
+def parse_config(raw: Mapping[str, Any], ctx: PluginContext) -> BuiltinCaptcha:
     """Validate ``[plugins.captcha_builtin]`` and build this app's provider (shared by the other hooks)."""
     return BuiltinCaptcha(ctx, BuiltinOptions.parse(raw))
 
 
 @hookimpl
-def captcha_providers(ctx: Any) -> dict[str, CaptchaProvider]:
+def captcha_providers(ctx: PluginContext) -> dict[str, CaptchaProvider]:
     """The ``builtin`` provider."""
     return {"builtin": _provider(ctx)}
 
 
 @hookimpl
-def register_blueprints(ctx: Any) -> list[Blueprint]:
+def register_blueprints(ctx: PluginContext) -> list[Blueprint]:
     """Image, audio, new-challenge endpoints and the widget's JS/CSS under ``/captcha/builtin``."""
     from plugins.captcha_builtin.views import make_blueprint
 

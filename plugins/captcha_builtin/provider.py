@@ -11,12 +11,12 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 from markupsafe import escape
+from pydantic import Field
 
-from core.types import CaptchaProvider, CaptchaVerdict, PluginConfigError
+from core import CaptchaProvider, CaptchaVerdict, ConfigModel, PluginContext, parse_plugin_config
 from plugins.captcha_builtin.tokens import MAX_ANSWER_LENGTH, MAX_TOKEN_LENGTH, Challenge, ChallengeCodec, InvalidToken
 
 NAME = "captcha_builtin"
@@ -33,32 +33,19 @@ class ChallengeGone(LookupError):
     """The challenge expired or was already used (the image/audio endpoints answer 410)."""
 
 
-@dataclass(frozen=True)
-class BuiltinOptions:
+class BuiltinOptions(ConfigModel):
     """``[plugins.captcha_builtin]``: all optional."""
 
-    length: int = 6  # characters per challenge
-    ttl_seconds: int = 600  # a challenge expires after this many seconds
-    media_per_minute: int = 30  # image/audio/new-challenge requests per client IP per minute
-    audio: bool = True  # offer the audio alternative
+    length: Annotated[int, Field(ge=4, le=10, description="characters per challenge")] = 6
+    ttl_seconds: Annotated[int, Field(ge=60, le=3600, description="a challenge expires after this many seconds")] = 600
+    media_per_minute: Annotated[int, Field(
+        ge=1, le=10000, description="image/audio/new-challenge requests per client IP per minute")] = 30
+    audio: Annotated[bool, Field(description="offer the audio alternative")] = True
 
     @classmethod
     def parse(cls, raw: Mapping[str, Any]) -> BuiltinOptions:
         """Validate the plugin's table; raise :class:`PluginConfigError` naming the key."""
-        bounds = {"length": (4, 10), "ttl_seconds": (60, 3600), "media_per_minute": (1, 10000)}
-        values: dict[str, Any] = {}
-        for key, value in raw.items():
-            if key in bounds:
-                low, high = bounds[key]
-                if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-                    raise PluginConfigError(key, f"expected a whole number from {low} to {high}, got {value!r}")
-            elif key == "audio":
-                if not isinstance(value, bool):
-                    raise PluginConfigError(key, f"expected true or false, got {value!r}")
-            else:
-                raise PluginConfigError(key, "unknown key; accepted: length, ttl_seconds, media_per_minute, audio")
-            values[key] = value
-        return cls(**values)
+        return parse_plugin_config(cls, raw)
 
 
 class BuiltinCaptcha(CaptchaProvider):
@@ -66,7 +53,7 @@ class BuiltinCaptcha(CaptchaProvider):
 
     name = "builtin"
 
-    def __init__(self, ctx: Any, options: BuiltinOptions | None = None,
+    def __init__(self, ctx: PluginContext, options: BuiltinOptions | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         self.ctx = ctx
         self.options = options or BuiltinOptions()

@@ -19,8 +19,7 @@ from typing import Any
 
 from flask import Blueprint
 
-from core import hookimpl
-from core.types import CaptchaProvider
+from core import CaptchaProvider, PluginContext, hookimpl
 from plugins.captcha_recaptcha.config import RecaptchaConfig, parse
 from plugins.captcha_recaptcha.provider import NAME, URL_PREFIX, RecaptchaCaptcha
 
@@ -28,25 +27,25 @@ PLUGDESK_HOOKS_VERSION = ">=1.0,<2"
 __all__ = ["RecaptchaCaptcha", "RecaptchaConfig"]
 
 
-def _provider(ctx: Any) -> RecaptchaCaptcha:
+def _provider(ctx: PluginContext) -> RecaptchaCaptcha:
     parsed = ctx.plugin_config(NAME)
     return parsed if isinstance(parsed, RecaptchaCaptcha) else RecaptchaCaptcha(ctx, parse(parsed or {}))
 
 
 @hookimpl
-def parse_config(raw: Mapping[str, Any], ctx: Any) -> RecaptchaCaptcha:
+def parse_config(raw: Mapping[str, Any], ctx: PluginContext) -> RecaptchaCaptcha:
     """Validate ``[plugins.captcha_recaptcha]`` and build this app's provider (shared by the other hooks)."""
     return RecaptchaCaptcha(ctx, parse(raw))
 
 
 @hookimpl
-def captcha_providers(ctx: Any) -> dict[str, CaptchaProvider]:
+def captcha_providers(ctx: PluginContext) -> dict[str, CaptchaProvider]:
     """The ``recaptcha`` provider."""
     return {"recaptcha": _provider(ctx)}
 
 
 @hookimpl
-def register_blueprints(ctx: Any) -> list[Blueprint]:
+def register_blueprints(ctx: PluginContext) -> list[Blueprint]:
     """Serves ``recaptcha-v3.js`` (the v3 submit handler; CSP forbids inline scripts)."""
     static = Path(__file__).parent / "static"
     return [Blueprint(NAME, __name__, url_prefix=URL_PREFIX, static_folder=str(static), static_url_path="/static")]

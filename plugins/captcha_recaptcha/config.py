@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from core.types import PluginConfigError
+from pydantic import AfterValidator, ConfigDict, Field
+
+from core import ConfigModel, PluginConfigError, explain, parse_plugin_config
 
 GOOGLE_VERIFY_URL = "https://www.google.com/recaptcha/api/siteverify"
 GOOGLE_SCRIPT_URL = "https://www.google.com/recaptcha/api.js"
@@ -16,8 +18,6 @@ DEFAULT_SCRIPT_SOURCES = ("https://www.google.com/recaptcha/", "https://www.gsta
 DEFAULT_FRAME_SOURCES = ("https://www.google.com/recaptcha/", "https://recaptcha.google.com/recaptcha/")
 _ACTION = re.compile(r"^[A-Za-z0-9_/]{1,100}$")  # what Google accepts as an action name
 _SOURCE = re.compile(r"^https://[A-Za-z0-9.-]+(:\d+)?(/[A-Za-z0-9._~/-]*)?$")
-KEYS = ("site_key", "secret", "version", "score_threshold", "actions", "verify_url", "script_url", "timeout_seconds",
-        "max_age_seconds", "hostnames", "csp_script_src", "csp_frame_src")
 
 
 @dataclass(frozen=True)
@@ -49,64 +49,53 @@ class RecaptchaConfig:
                 "{ \"$file\" = \"path\" }) in [plugins.captcha_recaptcha] and restart")
 
 
-def _text(raw: Mapping[str, Any], key: str, default: str) -> str:
-    value = raw.get(key, default)
-    if not isinstance(value, str):
-        raise PluginConfigError(key, "expected a string")
-    return value.strip()
-
-
-def _number(raw: Mapping[str, Any], key: str, default: float, low: float, high: float) -> float:
-    value = raw.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
-        raise PluginConfigError(key, f"expected a number from {low} to {high}, got {value!r}")
-    return float(value)
-
-
-def _url(raw: Mapping[str, Any], key: str, default: str) -> str:
-    value = _text(raw, key, default)
+def _url(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise PluginConfigError(key, f"expected an http(s) URL, got {value!r}")
+        raise ValueError(f"expected an http(s) URL, got {value!r}")
     return value
 
 
-def _strings(raw: Mapping[str, Any], key: str, default: tuple[str, ...], pattern: re.Pattern[str] | None) -> tuple:
-    value = raw.get(key, list(default))
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise PluginConfigError(key, "expected a list of strings")
+def _sources(value: list[str]) -> list[str]:
     for item in value:
-        if pattern is not None and not pattern.match(item):
-            raise PluginConfigError(key, f"{item!r} is not an https source such as 'https://www.google.com/recaptcha/'")
-    return tuple(value)
+        if not _SOURCE.match(item):
+            raise ValueError(f"{item!r} is not an https source such as 'https://www.google.com/recaptcha/'")
+    return value
+
+
+Url = Annotated[str, AfterValidator(_url)]
+Sources = Annotated[list[str], AfterValidator(_sources)]
+
+
+class RecaptchaTable(ConfigModel):
+    """``[plugins.captcha_recaptcha]`` as written; :func:`parse` turns it into a :class:`RecaptchaConfig`."""
+
+    model_config = ConfigDict(str_strip_whitespace=True)
+    site_key: str = ""
+    secret: str = Field("", repr=False)
+    version: Annotated[Literal["v2", "v3"], explain('expected "v2" (checkbox) or "v3" (score), got {got}')] = "v2"
+    score_threshold: Annotated[float, Field(ge=0.0, le=1.0)] = 0.5
+    actions: Annotated[dict[str, Annotated[str, Field(pattern=_ACTION.pattern)]],
+                       explain('expected a table of purpose = "action" (letters, digits, _ and /)')] = {}
+    verify_url: Url = GOOGLE_VERIFY_URL
+    script_url: Url = GOOGLE_SCRIPT_URL
+    timeout_seconds: Annotated[float, Field(ge=0.1, le=30.0)] = 3.0
+    max_age_seconds: Annotated[float, Field(ge=30, le=3600)] = 300
+    hostnames: list[str] = []
+    csp_script_src: Sources = list(DEFAULT_SCRIPT_SOURCES)
+    csp_frame_src: Sources = list(DEFAULT_FRAME_SOURCES)
 
 
 def parse(raw: Mapping[str, Any]) -> RecaptchaConfig:
     """Validate the table; raise :class:`PluginConfigError` naming the key. Keys may be left out entirely
     (the provider then reports itself unusable and cannot be selected), but not only one of them."""
-    unknown = sorted(set(raw) - set(KEYS))
-    if unknown:
-        raise PluginConfigError(unknown[0], f"unknown key; accepted: {', '.join(KEYS)}")
-    site_key, secret = _text(raw, "site_key", ""), _text(raw, "secret", "")
-    if bool(site_key) != bool(secret):
-        missing = "secret" if site_key else "site_key"
+    t = parse_plugin_config(RecaptchaTable, raw)
+    if bool(t.site_key) != bool(t.secret):
+        missing = "secret" if t.site_key else "site_key"
         raise PluginConfigError(missing, "site_key and secret go together; set both or neither")
-    version = _text(raw, "version", "v2")
-    if version not in ("v2", "v3"):
-        raise PluginConfigError("version", f"expected \"v2\" (checkbox) or \"v3\" (score), got {version!r}")
-    actions = raw.get("actions", {})
-    if not isinstance(actions, Mapping) or not all(isinstance(v, str) and _ACTION.match(v) for v in actions.values()):
-        raise PluginConfigError("actions", "expected a table of purpose = \"action\" (letters, digits, _ and /)")
-    hostnames = tuple(h.lower() for h in _strings(raw, "hostnames", (), None))
     return RecaptchaConfig(
-        site_key=site_key, secret=secret, version=version,
-        score_threshold=_number(raw, "score_threshold", 0.5, 0.0, 1.0),
-        actions=dict(actions),
-        verify_url=_url(raw, "verify_url", GOOGLE_VERIFY_URL),
-        script_url=_url(raw, "script_url", GOOGLE_SCRIPT_URL),
-        timeout_seconds=_number(raw, "timeout_seconds", 3.0, 0.1, 30.0),
-        max_age_seconds=int(_number(raw, "max_age_seconds", 300, 30, 3600)),
-        hostnames=hostnames,
-        csp_script_src=_strings(raw, "csp_script_src", DEFAULT_SCRIPT_SOURCES, _SOURCE),
-        csp_frame_src=_strings(raw, "csp_frame_src", DEFAULT_FRAME_SOURCES, _SOURCE),
-    )
+        site_key=t.site_key, secret=t.secret, version=t.version, score_threshold=float(t.score_threshold),
+        actions=dict(t.actions), verify_url=t.verify_url, script_url=t.script_url,
+        timeout_seconds=float(t.timeout_seconds), max_age_seconds=int(t.max_age_seconds),
+        hostnames=tuple(h.lower() for h in t.hostnames), csp_script_src=tuple(t.csp_script_src),
+        csp_frame_src=tuple(t.csp_frame_src))

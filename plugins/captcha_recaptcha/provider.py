@@ -14,7 +14,7 @@ from urllib.parse import urlencode, urlsplit
 
 from markupsafe import escape
 
-from core.types import CaptchaProvider, CaptchaVerdict
+from core import CaptchaProvider, CaptchaVerdict, PluginContext
 from plugins.captcha_recaptcha.config import RecaptchaConfig
 
 NAME = "captcha_recaptcha"
@@ -45,7 +45,7 @@ class RecaptchaCaptcha(CaptchaProvider):
 
     name = "recaptcha"
 
-    def __init__(self, ctx: Any, config: RecaptchaConfig, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, ctx: PluginContext, config: RecaptchaConfig, clock: Callable[[], float] = time.time) -> None:
         self.ctx = ctx
         self.config = config
         self.clock = clock

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from core import hookimpl
-from core.types import PostInfo, SettingSpec, UserInfo, Verdict
+from core import PluginContext, PostInfo, SettingSpec, UserInfo, Verdict, hookimpl
 
 PLUGDESK_HOOKS_VERSION = ">=1.0,<2"
 NAME = "moderation_newusers"
@@ -38,7 +37,7 @@ def _plural(n: int, word: str) -> str:
 
 
 @hookimpl
-def moderation_check(author: UserInfo, post: PostInfo, ctx) -> Verdict | None:
+def moderation_check(author: UserInfo, post: PostInfo, ctx: PluginContext) -> Verdict | None:
     """Hold posts of new users while ``security.moderate_new_users`` is on; abstain otherwise."""
     if not ctx.setting("security.moderate_new_users") or author.role in STAFF:
         return None

@@ -1,20 +1,17 @@
 """``notify_email``: email the customer when an agent replies to their ticket (never for internal notes).
 
-Mail goes through ``[mail] url`` (SMTP, or ``.eml`` files in DATA_DIR/outbox when unset).
+Mail goes through ``ctx.mail`` (core's outbox and ``[mail] url``); only the public contract is used.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from core import hookimpl
-from core.mail import MailError
+from core import MailError, PluginContext, TicketInfo, TicketMessageInfo, hookimpl
 
 PLUGDESK_HOOKS_VERSION = ">=1.0,<2"
 NAME = "notify_email"
 
 
-def compose(ticket: Any, message: Any, base_url: str) -> tuple[str, str]:
+def compose(ticket: TicketInfo, message: TicketMessageInfo, base_url: str) -> tuple[str, str]:
     """Subject and plain-text body of the notification."""
     link = f"{base_url.rstrip('/')}/tickets/{ticket.id}"
     subject = f"[#{ticket.id}] Re: {ticket.subject}"
@@ -24,12 +21,12 @@ def compose(ticket: Any, message: Any, base_url: str) -> tuple[str, str]:
 
 
 @hookimpl
-def ticket_replied(ticket: Any, message: Any, ctx: Any) -> None:
+def ticket_replied(ticket: TicketInfo, message: TicketMessageInfo, ctx: PluginContext) -> None:
     """Send the agent's reply to the customer's address (guest or account)."""
     if not message.from_agent or message.internal or not ticket.customer_email:
         return
     subject, body = compose(ticket, message, ctx.settings.get("server", "base_url"))
     try:
-        ctx.mailer.send(ticket.customer_email, subject, body)
+        ctx.mail.send(ticket.customer_email, subject, body, ticket_id=ticket.id)
     except MailError as exc:
         ctx.log(NAME).warning("could not notify the customer of ticket #%s: %s", ticket.id, exc)

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from core import hookimpl
-from core.types import BlobStore, PluginConfigError
+from pydantic import Field
+
+from core import BlobStore, ConfigModel, PluginConfigError, PluginContext, explain, hookimpl, parse_plugin_config
 from plugins.storage_fs.store import FsBlobStore
 
 PLUGDESK_HOOKS_VERSION = ">=1.0,<2"
@@ -25,16 +26,18 @@ NAME = "storage_fs"
 __all__ = ["FsBlobStore", "parse_config", "storage_backends"]
 
 
+class FsOptions(ConfigModel):
+    """``[plugins.storage_fs]``."""
+
+    path: Annotated[str, Field(pattern=r"\S", description="default DATA_DIR/files; relative to DATA_DIR"),
+                    explain('expected a non-empty directory path, e.g. "files" or "/srv/plugdesk"')] = "files"
+
+
 @hookimpl
-def parse_config(raw: Mapping[str, Any], ctx: Any) -> dict[str, Any]:
+def parse_config(raw: Mapping[str, Any], ctx: PluginContext) -> dict[str, Any]:
     """Validate ``[plugins.storage_fs]``: ``path`` (string); create the directory (0700) if needed."""
-    unknown = sorted(set(raw) - {"path"})
-    if unknown:
-        raise PluginConfigError(unknown[0], "unknown key; the only key is 'path'")
-    value = raw.get("path", "files")
-    if not isinstance(value, str) or not value.strip():
-        raise PluginConfigError("path", "expected a non-empty directory path, e.g. \"files\" or \"/srv/plugdesk\"")
-    path = Path(value.strip()).expanduser()
+    options = parse_plugin_config(FsOptions, raw)
+    path = Path(options.path.strip()).expanduser()
     if not path.is_absolute():
         path = ctx.settings.data_dir / path
     if path.exists() and not path.is_dir():
@@ -47,6 +50,6 @@ def parse_config(raw: Mapping[str, Any], ctx: Any) -> dict[str, Any]:
 
 
 @hookimpl
-def storage_backends(ctx: Any) -> dict[str, BlobStore]:
+def storage_backends(ctx: PluginContext) -> dict[str, BlobStore]:
     """``{"fs": FsBlobStore}`` rooted at the configured path."""
     return {"fs": FsBlobStore(ctx.plugin_config(NAME)["path"])}

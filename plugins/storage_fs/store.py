@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from core.types import BlobNotFound, BlobStore, StorageError, StorageUnavailable
+from core import BlobNotFound, BlobStore, StorageError, StorageUnavailable
 
 CHUNK = 1024 * 1024
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")

@@ -23,67 +23,76 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
 
-from core import hookimpl
-from core.types import BlobStore, PluginConfigError
+from pydantic import ConfigDict, Field, field_validator
+
+from core import BlobStore, ConfigModel, PluginConfigError, PluginContext, explain, hookimpl, parse_plugin_config
 from plugins.storage_s3.store import S3BlobStore, S3Config
 
 PLUGDESK_HOOKS_VERSION = ">=1.0,<2"
 NAME = "storage_s3"
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-_INTS = {"multipart_threshold_mb": (64, 5, 5 * 1024), "part_size_mb": (16, 5, 512), "connect_timeout": (5, 1, 120),
-         "read_timeout": (60, 1, 600), "max_attempts": (3, 1, 10)}
-_STRS = ("bucket", "prefix", "region", "endpoint_url", "access_key_id", "secret_access_key", "session_token")
+#: Strings may come from secrets: ``{ "$env" = NAME }`` or ``{ "$file" = path }``.
+Text = Annotated[str, explain('expected a string (secrets may be { "$env" = NAME } or { "$file" = path })')]
 
-__all__ = ["S3BlobStore", "S3Config", "parse_config", "storage_backends"]
+__all__ = ["S3BlobStore", "S3Config", "S3Options", "parse_config", "storage_backends"]
 
 
-def _string(raw: Mapping[str, Any], key: str, default: str = "") -> str:
-    value = raw.get(key, default)
-    if not isinstance(value, str):
-        raise PluginConfigError(key, "expected a string (secrets may be { \"$env\" = NAME } or { \"$file\" = path })")
-    return value.strip()
+class S3Options(ConfigModel):
+    """``[plugins.storage_s3]`` as written (see the module docstring for every key)."""
+
+    model_config = ConfigDict(str_strip_whitespace=True)
+    bucket: Annotated[Text, Field(validate_default=True)] = ""  # required: "" is refused as a bucket name
+    prefix: Text = "blobs/"
+    region: Text = "us-east-1"
+    endpoint_url: Text = ""
+    access_key_id: Text = ""
+    secret_access_key: Text = ""
+    session_token: Text = ""
+    multipart_threshold_mb: Annotated[int, Field(ge=5, le=5 * 1024)] = 64
+    part_size_mb: Annotated[int, Field(ge=5, le=512)] = 16
+    connect_timeout: Annotated[int, Field(ge=1, le=120)] = 5
+    read_timeout: Annotated[int, Field(ge=1, le=600)] = 60
+    max_attempts: Annotated[int, Field(ge=1, le=10)] = 3
+
+    @field_validator("bucket")
+    @classmethod
+    def _bucket(cls, bucket: str) -> str:
+        if not _BUCKET.match(bucket) or ".." in bucket:
+            raise ValueError(f"{bucket!r} is not a valid bucket name (3-63 characters: a-z, 0-9, '.' and '-')")
+        return bucket
+
+    @field_validator("endpoint_url")
+    @classmethod
+    def _endpoint(cls, endpoint: str) -> str:
+        if endpoint and not re.match(r"^https?://[^\s/]+(/.*)?$", endpoint):
+            raise ValueError(f"{endpoint!r} is not an http(s) URL")
+        return endpoint
 
 
 @hookimpl
 def parse_config(raw: Mapping[str, Any]) -> S3Config:
     """Validate ``[plugins.storage_s3]`` (see the module docstring for every key)."""
-    unknown = sorted(set(raw) - set(_STRS) - set(_INTS))
-    if unknown:
-        raise PluginConfigError(unknown[0], f"unknown key; known keys: {', '.join(sorted((*_STRS, *_INTS)))}")
-    bucket = _string(raw, "bucket")
-    if not _BUCKET.match(bucket) or ".." in bucket:
-        raise PluginConfigError("bucket", f"{bucket!r} is not a valid bucket name (3-63 characters: a-z, 0-9, "
-                                          "'.' and '-')")
-    prefix = _string(raw, "prefix", "blobs/").lstrip("/")
+    o = parse_plugin_config(S3Options, raw)
+    if bool(o.access_key_id) != bool(o.secret_access_key):
+        raise PluginConfigError("secret_access_key" if o.access_key_id else "access_key_id",
+                                "give both access_key_id and secret_access_key, or neither (default AWS chain)")
+    if o.part_size_mb > o.multipart_threshold_mb:
+        raise PluginConfigError("part_size_mb", "must not be larger than multipart_threshold_mb")
+    prefix = o.prefix.lstrip("/")
     if prefix and not prefix.endswith("/"):
         prefix += "/"
-    endpoint = _string(raw, "endpoint_url")
-    if endpoint and not re.match(r"^https?://[^\s/]+(/.*)?$", endpoint):
-        raise PluginConfigError("endpoint_url", f"{endpoint!r} is not an http(s) URL")
-    key_id, secret = _string(raw, "access_key_id"), _string(raw, "secret_access_key")
-    if bool(key_id) != bool(secret):
-        raise PluginConfigError("secret_access_key" if key_id else "access_key_id",
-                                "give both access_key_id and secret_access_key, or neither (default AWS chain)")
-    ints: dict[str, int] = {}
-    for key, (default, low, high) in _INTS.items():
-        value = raw.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise PluginConfigError(key, f"expected an integer from {low} to {high}")
-        ints[key] = value
-    if ints["part_size_mb"] > ints["multipart_threshold_mb"]:
-        raise PluginConfigError("part_size_mb", "must not be larger than multipart_threshold_mb")
-    return S3Config(bucket=bucket, prefix=prefix, region=_string(raw, "region", "us-east-1") or "us-east-1",
-                    endpoint_url=endpoint or None, access_key_id=key_id or None,
-                    secret_access_key=secret or None, session_token=_string(raw, "session_token") or None,
-                    multipart_threshold=ints["multipart_threshold_mb"] * 1024 * 1024,
-                    part_size=ints["part_size_mb"] * 1024 * 1024, connect_timeout=ints["connect_timeout"],
-                    read_timeout=ints["read_timeout"], max_attempts=ints["max_attempts"])
+    return S3Config(bucket=o.bucket, prefix=prefix, region=o.region or "us-east-1",
+                    endpoint_url=o.endpoint_url or None, access_key_id=o.access_key_id or None,
+                    secret_access_key=o.secret_access_key or None, session_token=o.session_token or None,
+                    multipart_threshold=o.multipart_threshold_mb * 1024 * 1024,
+                    part_size=o.part_size_mb * 1024 * 1024, connect_timeout=o.connect_timeout,
+                    read_timeout=o.read_timeout, max_attempts=o.max_attempts)
 
 
 @hookimpl
-def storage_backends(ctx: Any) -> dict[str, BlobStore]:
+def storage_backends(ctx: PluginContext) -> dict[str, BlobStore]:
     """``{"s3": S3BlobStore}`` for the configured bucket (no request is made at startup)."""
     config = ctx.plugin_config(NAME)
     if not isinstance(config, S3Config):

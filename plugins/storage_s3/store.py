@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from core.types import BlobNotFound, BlobStore, StorageError, StorageUnavailable
+from core import BlobNotFound, BlobStore, StorageError, StorageUnavailable
 
 CHUNK = 1024 * 1024
 CONFLICT_RETRIES = 5
@@ -111,7 +111,7 @@ class S3BlobStore(BlobStore):
         except Exception as exc:
             raise self._error(exc, what) from exc
 
-    def _conditional(self, what: str, fn: Callable[..., Any], rewind: Callable[[], None] | None = None,
+    def _conditional(self, what: str, fn: Callable[..., Any], rewind: Callable[[], object] | None = None,
                      **kwargs: Any) -> bool:
         """Run a write with ``If-None-Match: *``: True if written, False on 412; 409 is retried."""
         from botocore.exceptions import ClientError

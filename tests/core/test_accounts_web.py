@@ -67,7 +67,8 @@ def test_long_and_unicode_passwords_work_without_truncation(app):
     assert login(app.test_client(), "longpw", long_pw).status_code == 302
     assert login(app.test_client(), "longpw", long_pw[:-1]).status_code == 400  # no truncation
     uni = "пароль-密码-🔐-contraseña"
-    assert register(app.test_client(), username="uni", password=uni, confirm=uni).status_code == 302
+    assert register(app.test_client(), username="uni", email="uni@example.com", password=uni,
+                    confirm=uni).status_code == 302
     assert login(app.test_client(), "UNI", uni).status_code == 302
 
 

@@ -79,6 +79,14 @@ def test_plugins_list_json(site):
     assert local["distribution"] == "plugdesk" and "auth_authenticate" in local["hooks"]
 
 
+def test_plugins_list_text_shows_the_declared_contract_range(site):
+    plugins = json.loads(run(site, "plugins", "list", "--json").output)
+    lines = run(site, "plugins", "list").output.splitlines()
+    for info in plugins:
+        line = next(x for x in lines if x.split()[0] == info["name"])
+        assert f" {info['hooks_version'] or '-'} " in line, line
+
+
 def test_bad_config_gives_one_line_reason(tmp_path):
     config = tmp_path / "plugdesk.toml"
     config.write_text('[server]\nbase_url = "http://x.example"\nworkerz = 2\n')

@@ -169,8 +169,8 @@ def login(app, username, password):
 
 
 def test_deprecated_hook_name_keeps_working_with_a_warning(plugdesk_app_factory, monkeypatch, caplog):
-    monkeypatch.setitem(core.plugins.DEPRECATED_HOOKS, "auth_check", ("auth_authenticate", "1.2"))
-    with pytest.warns(DeprecationWarning, match="'legacy_dir'.*'auth_check' is deprecated.*1.2.*'auth_authenticate'"), \
+    monkeypatch.setitem(core.plugins.DEPRECATED_HOOKS, "auth_check", ("auth_authenticate", "9.0"))
+    with pytest.warns(DeprecationWarning, match="'legacy_dir'.*'auth_check' is deprecated.*9.0.*'auth_authenticate'"), \
             caplog.at_level(logging.WARNING, logger="plugdesk.plugins"):
         app = plugdesk_app_factory(["auth_local", "legacy_dir"], extra={"legacy_dir": OldName()})
     assert "rename it to 'auth_authenticate'" in caplog.text
@@ -188,7 +188,7 @@ def test_deprecated_hook_name_is_refused_once_removed(plugdesk_app_factory, monk
 
 
 def test_deprecated_argument_keeps_working_with_a_warning(plugdesk_app_factory, monkeypatch, caplog):
-    monkeypatch.setitem(core.plugins.DEPRECATED_ARGS, ("auth_authenticate", "passwd"), ("password", "1.2"))
+    monkeypatch.setitem(core.plugins.DEPRECATED_ARGS, ("auth_authenticate", "passwd"), ("password", "9.0"))
     with pytest.warns(DeprecationWarning, match="argument 'passwd' of hook 'auth_authenticate'.*'password'"), \
             caplog.at_level(logging.WARNING, logger="plugdesk.plugins"):
         app = plugdesk_app_factory(["auth_local", "legacy_arg"], extra={"legacy_arg": OldArgument()})
@@ -213,8 +213,8 @@ def test_changelog_section_lists_versions_and_current_deprecations(monkeypatch):
     docs = (Path(__file__).resolve().parents[2] / "docs" / "hooks.md").read_text()
     assert "## Changelog of the hook contract" in docs and f"### {HOOKS_VERSION}" in docs
     assert "Nothing: every hook and argument is current." in docs
-    monkeypatch.setitem(core.plugins.DEPRECATED_HOOKS, "auth_check", ("auth_authenticate", "1.2"))
-    monkeypatch.setitem(core.plugins.DEPRECATED_ARGS, ("auth_authenticate", "passwd"), ("password", "1.2"))
+    monkeypatch.setitem(core.plugins.DEPRECATED_HOOKS, "auth_check", ("auth_authenticate", "9.0"))
+    monkeypatch.setitem(core.plugins.DEPRECATED_ARGS, ("auth_authenticate", "passwd"), ("password", "9.0"))
     text = render()
-    assert "- hook `auth_check` is deprecated: use `auth_authenticate`; removed in 1.2" in text
-    assert "- argument `passwd` of `auth_authenticate` is deprecated: use `password`; removed in 1.2" in text
+    assert "- hook `auth_check` is deprecated: use `auth_authenticate`; removed in 9.0" in text
+    assert "- argument `passwd` of `auth_authenticate` is deprecated: use `password`; removed in 9.0" in text

@@ -88,9 +88,51 @@ def test_plugin_new_default_directory_and_layout(tmp_path, monkeypatch):
     assert 'name = "plugdesk-link-limit"' in pyproject
     assert '[project.entry-points."plugdesk.plugins"]\nlink_limit = "plugdesk_link_limit"' in pyproject
     module = (root / "plugdesk_link_limit" / "__init__.py").read_text()
-    assert 'PLUGDESK_HOOKS_VERSION = ">=1.0,<2"' in module and "raise NotImplementedError" in module
+    from core.plugin_kit.scaffold import hooks_range
+
+    assert f'PLUGDESK_HOOKS_VERSION = "{hooks_range()}"' in module and "raise NotImplementedError" in module
     assert "ModerationContract" in (root / "tests" / "test_plugin.py").read_text()
     assert "link_limit" in (root / "README.md").read_text()
+
+
+def test_one_install_instruction_everywhere_and_a_test_extra(tmp_path, monkeypatch):
+    import re
+    import tomllib
+
+    monkeypatch.chdir(tmp_path)
+    r = CliRunner().invoke(main, ["plugin", "new", "word_filter", "--area", "moderation",
+                                  "--dir", "plugdesk-word-filter"])
+    assert r.exit_code == 0, r.output
+    line = "pip install -e './plugdesk-word-filter[test]'"
+    readme = (tmp_path / "plugdesk-word-filter" / "README.md").read_text()
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "writing-plugins.md").read_text()
+    for where, text in (("plugdesk plugin new", r.output), ("the README", readme), ("the guide", guide)):
+        assert set(re.findall(r"pip install[^`\n]*", text)) == {line}, f"{where} says it another way"
+    pyproject = tomllib.loads((tmp_path / "plugdesk-word-filter" / "pyproject.toml").read_text())
+    assert any(d.startswith("pytest") for d in pyproject["project"]["optional-dependencies"]["test"])
+    assert any(d.startswith("pydantic>=2") for d in pyproject["project"]["dependencies"])
+
+
+@pytest.mark.parametrize("area", AREAS)
+def test_scaffolded_parse_config_refuses_unknown_keys_and_wrong_types(tmp_path, area):
+    import importlib.util
+
+    from core.plugin_kit.scaffold import scaffold
+    from core.types import PluginConfigError
+
+    made = scaffold(f"cfg_{area}", area, tmp_path / area)
+    spec = importlib.util.spec_from_file_location(f"scaffolded_{area}", made.root / made.module / "__init__.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    defaults = module.parse_config({}, None)
+    assert defaults == module.Options().model_dump()
+    with pytest.raises(PluginConfigError) as unknown:
+        module.parse_config({"no_such_key": 1}, None)
+    assert unknown.value.key == "no_such_key"
+    for key, value in defaults.items():
+        with pytest.raises(PluginConfigError) as wrong:
+            module.parse_config({key: [value]}, None)
+        assert wrong.value.key == key
 
 
 # ----------------------------------------------------------------------------- every area fails until written
@@ -131,13 +173,7 @@ def test_scaffold_implement_install_enable_serve_and_use(tmp_path, live_server):
     text = module.read_text()
     todo = '    raise NotImplementedError(f"{NAME}: moderation_check is not written yet (TODO in {__name__})")\n'
     assert todo in text
-    text = text.replace(todo, RULE)
-    text = text.replace('    return {**known, **raw}\n', '''\
-    merged = {**known, **raw}
-    if isinstance(merged["max_links"], bool) or not isinstance(merged["max_links"], int) or merged["max_links"] < 0:
-        raise PluginConfigError("max_links", "expected a whole number >= 0")
-    return merged
-''')
+    text = text.replace(todo, RULE)  # max_links is validated by the scaffold's Options model already
     module.write_text(text)
     tests = src / "tests" / "test_plugin.py"
     tests.write_text(tests.read_text().replace(

@@ -73,6 +73,7 @@ def scaffold_and_fill(tmp_path: Path) -> Path:
     return package
 
 
+@pytest.mark.slow  # scaffolds, then runs the scaffold's own pytest twice in subprocesses (~30-50 s)
 def test_the_guides_plugin_passes_its_tests(tmp_path):
     package = scaffold_and_fill(tmp_path)
     r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=package,

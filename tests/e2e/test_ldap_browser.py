@@ -58,6 +58,6 @@ def test_ldap_user_logs_in_with_chromium(page: Any, live_server: Callable[..., d
     shot = screenshot(page, "profile")
     assert shot.stat().st_size > 1000
     # a directory user gets no local password form
-    assert page.locator("#new_password").count() == 0 and "managed by your organisation's directory" in body
+    assert page.locator("#new_password").count() == 0 and "managed by Example Corp directory" in body
     log = Path(site["log"]).read_text(errors="replace")
     assert e2e_slapd.users["alice"]["pw"] not in log and e2e_slapd.reader[1] not in log

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import plugdesk_cmd
+from tests.realservers import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 PLUGINS = ["auth_local", "captcha_builtin", "storage_fs", "retention_departments", "notify_email"]
@@ -116,8 +117,8 @@ def test_ticket_lifecycle_with_retention_and_gc(live_server, page, browser, scre
     agent_page.click("#agent-reply button[type=submit]")
     agent_page.wait_for_selector("text=Reply sent.")
     screenshot(agent_page, "3-agent-replied")
-    outbox = list((site["data"] / "outbox").glob("*.eml"))
-    assert any("Export fails" in p.read_text() for p in outbox)  # notify_email told the customer
+    wait_until(lambda: any("Export fails" in p.read_text() for p in (site["data"] / "outbox").glob("*.eml")),
+               site["proc"], "notify_email's mail (sent by the worker embedded in serve)", log=site["log"])
 
     start = datetime.now(UTC)
 

@@ -56,7 +56,8 @@ def test_api_has_no_server_errors_and_matches_its_schema(fuzz_app: Any, token: s
     operations = 0
     for result in schema.get_all_operations():
         operation = result.ok()
-        if operation.path == "/api/v1/auth/logout":  # would end the token every other call uses
+        if operation.path in ("/api/v1/auth/logout", "/api/v1/me/sessions/end-all",
+                              "/api/v1/me/sessions/{kind}/{row_id}"):  # would end the token every other call uses
             continue
         operations += 1
 

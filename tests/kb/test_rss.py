@@ -132,3 +132,25 @@ def test_category_feed_includes_subcategories(plugdesk_app):
     assert sorted(i.findtext("title") for i in items) == ["In sub", "In top"]
     assert fromstring(r.data).find("channel").findtext("title") == "Newest KB Articles: Billing"
     assert c.get("/rss/kb/category/999").status_code == 404
+
+
+def test_control_characters_in_title_or_body_never_break_the_feed(plugdesk_app, monkeypatch):
+    from sqlalchemy import update
+
+    from core.kb.models import KbArticle
+
+    article = make_article(plugdesk_app, title="Printer", body="<p>fine</p>")
+    with state(plugdesk_app).db.session() as s:  # as data imported or written elsewhere could hold them
+        s.execute(update(KbArticle).where(KbArticle.id == article.id).values(
+            title="Bell\x07 and\x00 escape\x1b[0m\x7f\ufffe title", body_html="<p>tab\tform\x0cfeed\x85</p>",
+            updated_at=datetime.now(UTC) + timedelta(seconds=1)))
+    monkeypatch.setattr(rss, "RECHECK_SECONDS", 0.0)
+    r = plugdesk_app.test_client().get("/rss/kb/newest")
+    items = assert_valid_rss20(r.data)  # parses strictly: any control character would be a syntax error
+    assert items[0].findtext("title") == "Bell and escape[0m title"
+    assert items[0].findtext("description") == "<p>tab\tformfeed</p>"
+
+
+def test_xml_text_keeps_whitespace_and_unicode():
+    assert rss.xml_text("a\tb\nc\rd é 漢字 🙂") == "a\tb\nc\rd é 漢字 🙂"
+    assert rss.xml_text("".join(map(chr, range(32)))) == "\t\n\r"

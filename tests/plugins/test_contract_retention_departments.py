@@ -18,6 +18,7 @@ NOW = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
 class TestRetentionDepartmentsContract(RetentionContract):
     plugin_name = "retention_departments"
     enabled = ("auth_local", "storage_fs")
+    invalid_config = {"batch_size": "many"}
 
     @pytest.fixture
     def populate(self, app: Any) -> Callable[[], datetime]:

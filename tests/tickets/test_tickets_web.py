@@ -116,14 +116,26 @@ def test_captcha_applies_to_ticket_form(plugdesk_app_factory):
     desk = Desk(plugdesk_app_factory([*PLUGINS, "captcha_builtin"]))
     desk.state.runtime.patch({"security.captcha.enabled": True, "security.captcha.provider": "builtin"}, actor="t")
     dept = desk.department("Support")
-    client = desk.client(desk.user())
+    from core.testing import create_user
+
+    client = desk.client(create_user(desk.app, verified=False))  # the captcha is for unverified addresses
     page = client.get("/tickets/new").get_data(as_text=True)
     assert re.search(r'name="captcha', page)
-    r = client.post("/tickets/new", data={"csrf_token": csrf(page), "department_id": str(dept), "subject": "s",
+    r = client.post("/tickets/new", data={"csrf_token": csrf(page), "department_id": str(dept), "subject": "",
                                           "body": "b"})
     assert r.status_code == 400
+    text = r.get_data(as_text=True)
+    assert 'id="subject-err"' in text and "Enter a subject." in text  # reported with the captcha, not after it
+    assert 'id="captcha-err"' in text
     with desk.state.db.session() as s:
         assert s.scalars(select(Ticket)).first() is None
+    # a verified customer who is logged in is never asked (Settings > Security: "users whose email is not verified")
+    verified = desk.client(desk.user())
+    page = verified.get("/tickets/new").get_data(as_text=True)
+    assert not re.search(r'name="captcha', page)
+    r = verified.post("/tickets/new", data={"csrf_token": csrf(page), "department_id": str(dept), "subject": "s",
+                                            "body": "b"})
+    assert r.status_code == 302
 
 
 def test_departments_page_shows_last_retention_run(desk):

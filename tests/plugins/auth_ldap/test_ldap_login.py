@@ -163,7 +163,7 @@ def test_change_password_form_refuses_directory_users(make_app: Any, ldap_provid
         sess["uid"], sess["sv"], sess["nonce"] = user.id, 1, "test"
     resp = client.post("/profile", data={"current_password": "Alice#Pw1", "new_password": "Local-pass-for-alice-1",
                                           "confirm": "Local-pass-for-alice-1"})
-    assert resp.status_code == 400 and "managed by your organisation" in resp.get_data(as_text=True)
+    assert resp.status_code == 400 and "managed by corp; change it there" in resp.get_data(as_text=True)  # label
     assert login(app, "alice", "Local-pass-for-alice-1").user is None
     with app.app_context():
         assert app.extensions["plugdesk"].ctx.credentials.get(user.id, "local") is None

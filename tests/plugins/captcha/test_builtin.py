@@ -32,6 +32,9 @@ def solved(provider: BuiltinCaptcha, purpose: str = "register") -> dict[str, str
 class TestBuiltinContract(CaptchaProviderContract):
     """The built-in provider passes the shared contract."""
 
+    plugin_name = "captcha_builtin"
+    invalid_config = {"length": 3, "audio": "yes"}
+
     @pytest.fixture
     def provider(self, builtin_app: Flask) -> Iterator[BuiltinCaptcha]:
         with builtin_app.test_request_context():

@@ -70,12 +70,13 @@ def test_extend_csp_adds_sources_once_and_new_directives_from_self() -> None:
     assert extend_csp(out, {"script-src": ["https://a.example/"]}) == out
 
 
-def test_needed_only_when_enabled_and_not_for_verified_community_posters(builtin_app: Flask) -> None:
+def test_needed_only_when_enabled_and_not_for_verified_users_posting(builtin_app: Flask) -> None:
     state = builtin_app.extensions["plugdesk"]
     with builtin_app.app_context():
         assert not captcha_needed(state, "register")
         enable_captcha(builtin_app, "builtin")
-        assert captcha_needed(state, "register") and captcha_needed(state, "ticket", user(True))
+        assert captcha_needed(state, "register") and captcha_needed(state, "ticket", user(False))
+        assert captcha_needed(state, "ticket") and not captcha_needed(state, "ticket", user(True))
         assert captcha_needed(state, "community_thread", user(False)) and captcha_needed(state, "community_thread")
         assert not captcha_needed(state, "community_thread", user(True))
         with pytest.raises(ValueError, match="unknown captcha purpose"):

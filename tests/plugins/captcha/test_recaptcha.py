@@ -31,6 +31,9 @@ class RecaptchaContract(CaptchaProviderContract):
     answer_field = FIELD
     token_field = FIELD
     version = "v2"
+    plugin_name = "captcha_recaptcha"
+    overrides = {"plugins": {"captcha_recaptcha": {"site_key": "site-key", "secret": "secret"}}}
+    invalid_config = {"version": "v4", "site_key": 42}
 
     @pytest.fixture
     def provider(self, recaptcha_app_factory: Callable[..., Flask]) -> Iterator[RecaptchaCaptcha]:

@@ -15,6 +15,9 @@ from plugins.storage_fs import FsBlobStore
 
 
 class TestFsContract(StorageBackendContract):
+    plugin_name = "storage_fs"
+    invalid_config = {"path": 42}
+
     @pytest.fixture
     def store(self, tmp_path: Path) -> FsBlobStore:
         (tmp_path / "files").mkdir(mode=0o700)  # parse_config creates it in a real app

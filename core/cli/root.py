@@ -1,4 +1,8 @@
-"""The ``plugdesk`` command (click). Exit 0 on success; otherwise a one-line reason on stderr."""
+"""The ``plugdesk`` root group and its own commands (``init``, ``serve``, ``db upgrade``).
+
+The other command groups live next to what they manage and are added by :func:`build`, which
+:mod:`core.cli` calls the first time ``core.cli.main`` is looked up.
+"""
 
 from __future__ import annotations
 
@@ -7,35 +11,11 @@ import os
 import secrets
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
+from core.cli.shared import Fail, load_app
 from core.settings import ConfigError, load_settings
-
-
-class Fail(click.ClickException):
-    """A one-line failure (exit status 1)."""
-
-    def show(self, file: Any = None) -> None:
-        click.echo(f"plugdesk: {self.format_message()}", err=True)
-
-
-def _load_app(ctx: click.Context) -> Any:
-    from core.app import create_app
-    from core.plugins import StartupError
-
-    try:
-        return create_app(ctx.obj["config"])
-    except (ConfigError, StartupError) as exc:
-        raise Fail(str(exc)) from None
-
-
-def _state(ctx: click.Context) -> Any:
-    from core.app_state import state
-
-    app = _load_app(ctx)
-    return app, state(app)
 
 
 @click.group()
@@ -68,10 +48,10 @@ storage = "memory://"
 enabled = {plugins}
 
 [storage]
-backend = "fs"
+backend = {backend}
 
 [captcha]
-provider = "builtin"
+provider = {captcha}
 """
 
 
@@ -83,10 +63,13 @@ provider = "builtin"
               help="File holding the admin password (otherwise one is generated and printed once).")
 @click.option("--base-url", default="http://127.0.0.1:8080", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--no-default-department", "no_department", is_flag=True,
+              help='Do not create the public department "General" (customers need one to submit tickets).')
 def init(data_dir: str, admin_username: str, admin_email: str, admin_password_file: str | None,
-         base_url: str, port: int) -> None:
-    """Create DATA_DIR/plugdesk.toml, the database, the file store and the first admin."""
-    from core.migrate import upgrade
+         base_url: str, port: int, no_department: bool) -> None:
+    """Create DATA_DIR/plugdesk.toml, the database, the file store, the first admin and a public department
+    "General" (unless --no-default-department)."""
+    from core.migrate import upgrade_all
 
     target = Path(data_dir).resolve()
     config_path = target / "plugdesk.toml"
@@ -102,17 +85,27 @@ def init(data_dir: str, admin_username: str, admin_email: str, admin_password_fi
     secret_file = target / "secret_key"
     secret_file.write_text(secrets.token_hex(32) + "\n", encoding="utf-8")
     os.chmod(secret_file, 0o600)
-    config_path.write_text(CONFIG_TEMPLATE.format(base_url=base_url, port=port, plugins=json.dumps(plugins)),
+    from core.settings import SCHEMA  # the embedded defaults: core itself names no storage or captcha plugin
+
+    config_path.write_text(CONFIG_TEMPLATE.format(base_url=base_url, port=port, plugins=json.dumps(plugins),
+                                                  backend=json.dumps(SCHEMA["storage"]["backend"].default),
+                                                  captcha=json.dumps(SCHEMA["captcha"]["provider"].default)),
                            encoding="utf-8")
     try:
         settings = load_settings(config_path)
-        upgrade(settings.get("database", "url"))
+        upgrade_all(settings)  # core's migrations and those of the enabled plugins
         from core.app import create_app
         from core.app_state import state
         from core.auth.accounts import register
 
         st = state(create_app(settings))
         register(st, username=admin_username, email=admin_email, password=password, role="admin", verified=True)
+        if not no_department:
+            from core.tickets.departments import save_department
+
+            with st.db.session() as s:
+                save_department(s, None, {"name": "General", "public": True,
+                                          "description": "Questions of any kind."}, actor="plugdesk init")
     except Exception as exc:
         for leftover in (config_path, secret_file, target / "plugdesk.db"):
             leftover.unlink(missing_ok=True)
@@ -121,6 +114,8 @@ def init(data_dir: str, admin_username: str, admin_email: str, admin_password_fi
     click.echo(f"Initialised {target}")
     click.echo(f"  config:   {config_path}")
     click.echo(f"  admin:    {admin_username}")
+    if not no_department:
+        click.echo('  department: "General" (public; rename it or add more under Manage › Departments)')
     if not admin_password_file:
         click.echo(f"  password: {password}   (shown once; change it after logging in)")
     click.echo(f"Start it with: plugdesk --config {config_path} serve")
@@ -135,7 +130,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
     """Serve the portal, the management interface and the API with gunicorn."""
     from core.serve import plan_workers, run
 
-    app = _load_app(ctx)
+    app = load_app(ctx)
     from core.app_state import state
 
     settings = state(app).settings
@@ -159,29 +154,38 @@ def db() -> None:
 @db.command("upgrade")
 @click.pass_context
 def db_upgrade(ctx: click.Context) -> None:
-    """Apply migrations."""
-    from core.migrate import upgrade
+    """Apply migrations (core's and those of every enabled plugin that owns tables)."""
+    from core.migrate import upgrade_all
+    from core.plugins import StartupError
 
     try:
         settings = load_settings(ctx.obj["config"])
-        upgrade(settings.get("database", "url"))
-    except ConfigError as exc:
+        upgrade_all(settings)
+    except (ConfigError, StartupError) as exc:
         raise Fail(str(exc)) from None
     except Exception as exc:
         raise Fail(f"migration failed: {exc.__class__.__name__}: {exc}") from None
     click.echo("database is up to date")
 
 
-from core.cli_admin import plugins_group, settings_group, users_group  # noqa: E402
+def build() -> click.Group:
+    """Add every command group to :func:`main` (once) and return it."""
+    from core.cli.admin import plugins_group, settings_group, users_group
+    from core.files.cli import storage_group
+    from core.kb.cli import kb_group
+    from core.plugin_kit.cli import plugin_group
+    from core.tickets.cli import retention_group
 
-main.add_command(users_group)
-main.add_command(plugins_group)
-main.add_command(settings_group)
-from core.kb.cli import kb_group  # noqa: E402, I001
-main.add_command(kb_group)
-from core.tickets.cli import retention_group  # noqa: E402, I001
-main.add_command(retention_group)
-from core.files.cli import storage_group  # noqa: E402, I001
-main.add_command(storage_group)
-from core.plugin_kit.cli import plugin_group  # noqa: E402, I001
-main.add_command(plugin_group)
+    for group in (users_group, plugins_group, settings_group, kb_group, retention_group, storage_group,
+                  plugin_group):
+        if group.name not in main.commands:
+            main.add_command(group)
+    from core.worker.cli import mail_group, worker_command
+
+    for command in (worker_command, mail_group):  # plugdesk worker; plugdesk mail outbox list|retry|discard
+        if command.name not in main.commands:
+            main.add_command(command)
+    from core.ops.cli import register as register_ops
+
+    register_ops(main)  # backup create|restore|list; db upgrade with lock and --dry-run; db status
+    return main

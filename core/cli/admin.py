@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 from sqlalchemy import select
 
-from core.cli import Fail, _state
+from core.cli.shared import Fail, app_state
 from core.models import ROLES, AuditEntry, User
 from core.runtime_settings import SettingsValidationError, parse_cli_value
 
@@ -32,7 +32,7 @@ def users_create(ctx: click.Context, username: str, email: str, role: str, passw
     from core.auth.accounts import PasswordRejected, register
     from core.users import AccountError
 
-    _app, st = _state(ctx)
+    _app, st = app_state(ctx)
     password = Path(password_file).read_text(encoding="utf-8").rstrip("\r\n")
     try:
         user = register(st, username=username, email=email, password=password, role=role, verified=verified)
@@ -49,7 +49,7 @@ def users_create(ctx: click.Context, username: str, email: str, role: str, passw
 @click.pass_context
 def users_list(ctx: click.Context, as_json: bool, verified: bool | None) -> None:
     """List accounts."""
-    _app, st = _state(ctx)
+    _app, st = app_state(ctx)
     stmt = select(User).order_by(User.id)
     if verified is not None:
         stmt = stmt.where(User.email_verified.is_(verified))
@@ -69,7 +69,7 @@ def _change_user(ctx: click.Context, username: str, action: str, **changes: obje
     from core.auth.sessions import end_all_sessions
     from core.users import normalize_username
 
-    _app, st = _state(ctx)
+    _app, st = app_state(ctx)
     with st.db.session() as s:
         user = s.scalar(select(User).where(User.username_key == normalize_username(username)))
         if user is None:
@@ -118,14 +118,15 @@ def plugins_group() -> None:
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def plugins_list(ctx: click.Context, as_json: bool) -> None:
-    """Enabled plugins: name, version, source distribution, hooks implemented."""
-    _app, st = _state(ctx)
+    """Enabled plugins: name, version, source distribution, declared hook-contract range, hooks implemented."""
+    _app, st = app_state(ctx)
     infos = [asdict(i) | {"hooks": list(i.hooks)} for i in st.host.info.values()]
     if as_json:
         click.echo(json.dumps(infos, indent=2))
         return
     for i in infos:
-        click.echo(f"{i['name']:<24} {i['version']:<10} {i['distribution']:<24} {', '.join(i['hooks'])}")
+        click.echo(f"{i['name']:<24} {i['version']:<10} {i['distribution']:<24} {i['hooks_version'] or '-':<12} "
+                   f"{', '.join(i['hooks'])}")
 
 
 @click.group("settings")
@@ -138,7 +139,7 @@ def settings_group() -> None:
 @click.pass_context
 def settings_get(ctx: click.Context, key: str) -> None:
     """Print one setting as JSON."""
-    _app, st = _state(ctx)
+    _app, st = app_state(ctx)
     try:
         click.echo(json.dumps(st.runtime.get(key)))
     except KeyError:
@@ -151,7 +152,7 @@ def settings_get(ctx: click.Context, key: str) -> None:
 @click.pass_context
 def settings_set(ctx: click.Context, key: str, value: str) -> None:
     """Set one setting; VALUE is JSON (true, 10, ["a","b"]) or a bare string."""
-    _app, st = _state(ctx)
+    _app, st = app_state(ctx)
     try:
         changed = st.runtime.patch({key: parse_cli_value(value)}, actor="cli")
     except SettingsValidationError as exc:
@@ -165,7 +166,7 @@ def settings_set(ctx: click.Context, key: str, value: str) -> None:
 @click.pass_context
 def settings_list(ctx: click.Context, as_json: bool) -> None:
     """Every runtime setting with its current value."""
-    _app, st = _state(ctx)
+    _app, st = app_state(ctx)
     values = st.runtime.all()
     if as_json:
         click.echo(json.dumps(values, indent=2))
@@ -183,7 +184,7 @@ def settings_list(ctx: click.Context, as_json: bool) -> None:
 def plugins_test(ctx: click.Context, name: str, provider: str | None, username: str | None,
                  as_json: bool) -> None:
     """Run a plugin's connection test (``plugin_diagnose``) and print each step."""
-    _app, st = _state(ctx)
+    _app, st = app_state(ctx)
     if name not in st.host.info:
         raise Fail(f"plugin {name!r} is not enabled; enabled: {', '.join(st.host.info)}")
     if not st.host.implements(name, "plugin_diagnose"):
