@@ -41,7 +41,7 @@ def figures(quick: bool) -> list[dict[str, Any]]:
             logins.append(_timed(login, 1))
             verifies.append(_timed(verify, 1))
         hook_caller = state.host.pm.hook.auth_providers
-        plain = state.host.impls("auth_providers")[0].function
+        plain = state.host.pm.hook.auth_providers.get_hookimpls()[0].function
         hooks, calls = [], []
         for _ in range(rounds):
             hooks.append(_timed(lambda: hook_caller(ctx=state.ctx), 20000))

@@ -100,8 +100,9 @@ def plugdesk_site(workers: int | None = None, extra_toml: str = "",
 
 
 @contextmanager
-def bare_flask(workers: int | None = None, limits: str = "memory://") -> Iterator[str]:
-    """A hello-world Flask app under the same gunicorn settings as `plugdesk serve` (same worker plan)."""
+def bare_flask(workers: int | None = None, limits: str = "local://") -> Iterator[str]:
+    """A hello-world Flask app under the same gunicorn settings as `plugdesk serve` (same worker plan;
+    ``limits`` is what `plugdesk init` writes, so both sides get the same processes and threads)."""
     from core.serve import plan_workers
 
     workers, threads, _ = plan_workers(limits, workers)

@@ -15,7 +15,7 @@ __version__ = "0.1.0"
 #: Version of the hook contract (``core/hookspecs.py``). Minor bumps only add hooks or arguments;
 #: a major bump removes or changes something. Plugins declare the range they support in a
 #: module attribute ``PLUGDESK_HOOKS_VERSION`` (a PEP 440 specifier such as ``">=1.0,<2"``).
-HOOKS_VERSION = "1.2"
+HOOKS_VERSION = "1.3"
 
 PROJECT_NAME = "plugdesk"
 
@@ -46,6 +46,9 @@ from core.types import CaptchaVerdict as CaptchaVerdict  # noqa: E402
 from core.types import DepartmentInfo as DepartmentInfo  # noqa: E402
 from core.types import DiagnosticStep as DiagnosticStep  # noqa: E402
 from core.types import Identity as Identity  # noqa: E402
+from core.types import InboundMessage as InboundMessage  # noqa: E402
+from core.types import MailSource as MailSource  # noqa: E402
+from core.types import MailSourceUnavailable as MailSourceUnavailable  # noqa: E402
 from core.types import ModerationDecision as ModerationDecision  # noqa: E402
 from core.types import PluginConfigError as PluginConfigError  # noqa: E402
 from core.types import PostInfo as PostInfo  # noqa: E402
@@ -75,11 +78,13 @@ __all__ = [
     "CredentialStore", "CounterStore", "Settings",
     # value types of the hook contract
     "AuthProviderInfo", "AuthResult", "AuthStatus", "BlobStore", "CaptchaProvider", "CaptchaVerdict",
-    "DepartmentInfo", "DiagnosticStep", "Identity", "ModerationDecision", "PostInfo", "PostStatus",
+    "DepartmentInfo", "DiagnosticStep", "Identity", "InboundMessage", "MailSource", "ModerationDecision",
+    "PostInfo", "PostStatus",
     "RedirectProviderInfo", "RedirectStart", "RequestInfo", "Role", "SettingSpec", "SweepReport", "TicketInfo",
     "TicketMessageInfo", "TicketStatus", "UserInfo", "Verdict", "VerdictAction",
     # the schema library for configuration tables (pydantic)
     "ConfigModel", "explain", "parse_plugin_config", "refuse",
     # errors
-    "AccountError", "BlobNotFound", "MailError", "PluginConfigError", "StorageError", "StorageUnavailable",
+    "AccountError", "BlobNotFound", "MailError", "MailSourceUnavailable", "PluginConfigError", "StorageError",
+    "StorageUnavailable",
 ]

@@ -57,7 +57,7 @@ def _captcha_check(state_ref: dict[str, AppState]) -> Any:
         if values.get("security.captcha.enabled"):
             from core.captcha import provider_problem
 
-            name = values.get("security.captcha.provider")
+            name = str(values.get("security.captcha.provider"))
             problem = provider_problem(state.captchas.get(name))
             if problem:
                 return {"security.captcha.provider": f"provider {name!r} cannot be used: {problem}"}
@@ -71,7 +71,8 @@ def build_state(settings: Settings, plugins: Mapping[str, object] | None = None)
     host = PluginHost(settings, plugins)
     mailer = OutboxMailer(db, settings)  # queues in the outbox; the background worker sends (core.worker)
     ctx = PluginContext(settings=settings, db=db, users=UserDirectory(db), credentials=CredentialStore(db),
-                        mailer=mailer, limits=make_store(settings.get("limits", "storage")))
+                        mailer=mailer,
+                        limits=make_store(settings.get("limits", "storage"), settings.data_dir))
     ctx.secret_key = settings.get("server", "secret_key")
     if not ctx.secret_key:
         log.warning("server.secret_key is not set: using a random key (sessions end at restart and differ "
@@ -147,6 +148,12 @@ def create_app(settings: Settings | str | os.PathLike[str] | None = None, *,
     if hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)  # type: ignore
     app.extensions["plugdesk"] = state
+    from core.auth.sessions import CookieSessions
+
+    app.session_interface = CookieSessions()  # the signing serializer built once, not twice per request
+    from core.web import fastpaths
+
+    fastpaths.install(app)  # url_for memoised per request shape (issue 22 profiles)
     app.jinja_env.filters["datetime_utc"] = lambda ts: datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
     from core.api import api_blueprint
@@ -168,6 +175,9 @@ def create_app(settings: Settings | str | os.PathLike[str] | None = None, *,
     from core.worker.web import install as install_worker_pages
 
     install_worker_pages(app)  # Management › Mail, › Background jobs, the dashboard's failed-mail banner
+    from core.inbound.web import install as install_inbound
+
+    install_inbound(app)  # email to ticket: Management › Mail › Inbound, quoted history folded in tickets
     from core.twofactor import install as install_twofactor
 
     install_twofactor(app, csrf)  # second login step, Profile › Security and › Sessions, /api/v1/me/two-factor

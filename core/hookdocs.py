@@ -54,6 +54,28 @@ field, its type and meaning under [Value types](#value-types) below; import them
 #: The hook contract's history, newest first: (HOOKS_VERSION, what changed). Add an entry with every change
 #: to ``core/hookspecs.py``; a rename also goes into ``core.plugins.DEPRECATED_HOOKS`` / ``DEPRECATED_ARGS``.
 CHANGELOG: list[tuple[str, list[str]]] = [
+    ("1.3", [
+        "Email to ticket: the hook area `mail_sources` (a plugin contributes mailboxes; core polls them on the "
+        "background worker, turns each message into a ticket or a reply, and acknowledges it only after the "
+        "commit). New value types `MailSource` (`fetch` / `ack` / `close`, with `name`, `department`, "
+        "`address`, `accept_from`, `poll_seconds`) and `InboundMessage` (`uid`, `raw`, `size`, `truncated`), "
+        "and the error `MailSourceUnavailable`.",
+        "Contract suite `MailSourceContract` in `core.testing`; `plugdesk plugin new NAME --area mail_sources`.",
+        "Single sign-on and two-factor: `Identity.mfa` (default `False`) - a redirect provider vouches that the "
+        "person passed a second factor with it; core then skips its own second step after "
+        "`auth_redirect_complete` and counts the session as two-factor. `plugdesk plugin new NAME --area "
+        "redirect` scaffolds a redirect-login plugin with the `RedirectLoginContract` suite.",
+        "Behaviour change: `ticket_replied` is called **inside the transaction that stores the reply**, before "
+        "it commits (it used to run after the commit, in a transaction of its own). Mail an implementation "
+        "queues with `ctx.mail.send` joins that transaction, so the notification exists if and only if the "
+        "reply does. Do no slow work there and do not write through `ctx.db` (on SQLite that waits for the "
+        "reply's own lock); a failing implementation is still logged and never undoes the reply.",
+        "Behaviour change: `ctx.mail.send` (and `ctx.mailer.send`) no longer talks SMTP. It writes a row to core's "
+        "mail outbox and returns at once; the background worker sends it with retries (docs/email.md). It "
+        "raises `core.MailError` only when the row cannot be written, never for a mail server that is down or "
+        "refuses the message (see Management > Mail). New keyword arguments `ticket_id` (threading headers, "
+        "`[#ID]` subject tag, the department's `Reply-To`), `to_name` and `html`.",
+    ]),
     ("1.2", [
         "Redirect logins (single sign-on with OpenID Connect, OAuth 2 or SAML): `auth_redirect_providers` "
         "(the \"Sign in with ...\" buttons and each provider's account-linking rule), `auth_redirect_begin` "

@@ -475,3 +475,30 @@ def auth_redirect_logout(provider: str, user: UserInfo, post_logout_redirect_uri
     :param ctx: the app's plugin context.
     :return: the provider's logout URL, or ``None``.
     """
+
+
+# --------------------------------------------------------------------------- email to ticket (since 1.3)
+
+if TYPE_CHECKING:  # pragma: no cover - imported for annotations only
+    from core.types import MailSource
+
+
+@hookspec
+@calling("each")
+def mail_sources(ctx: PluginContext) -> list[MailSource]:
+    """Contribute the mailboxes core turns into tickets (IMAP, Microsoft Graph, a forwarding webhook's queue).
+
+    Called once, the first time the background worker polls (never on a web request). Core polls each
+    source every ``poll_seconds`` on the worker's scheduler, parses each message (standard library
+    ``email``, ``policy.default``), opens a ticket in the source's ``department`` or adds a reply to the
+    ticket the message answers (``In-Reply-To``/``References`` against the Message-IDs of the ticket's
+    notifications; a ``[#ID]`` subject token only from that ticket's customer or its department's agents),
+    commits, and only then calls ``source.ack(uid)``. Ingest is idempotent on ``(source.name, uid)`` and on the
+    Message-ID, so a source may deliver a message more than once. Loops and junk (``Auto-Submitted``,
+    ``Precedence: bulk``, ``MAILER-DAEMON``, a per-sender rate limit) are filed without a ticket; bounces
+    mark the outbox message they answer. Source names must be unique across plugins (the poll records a
+    failure naming both plugins otherwise). Since contract 1.3.
+
+    :param ctx: the app's plugin context.
+    :return: the plugin's sources (:class:`core.types.MailSource`), each with a unique ``name``.
+    """

@@ -1,4 +1,5 @@
-"""Shared counters and one-time markers in ``[limits] storage``: in-process (``memory://``) or Redis.
+"""Shared counters and one-time markers in ``[limits] storage``: in-process (``memory://``), shared by the
+processes of one machine (``local://``, :mod:`core.limits_local`) or Redis.
 
 Used for brute-force counters, lockouts and captcha nonces. Every operation is atomic: 20 parallel
 failures count 20, and a nonce can be claimed only once, on any node (with Redis).
@@ -193,13 +194,17 @@ class RedisStore(CounterStore):
         self._call(self.client.ping)
 
 
-def make_store(url: str) -> CounterStore:
-    """The store for ``[limits] storage``."""
+def make_store(url: str, data_dir: Any = None) -> CounterStore:
+    """The store for ``[limits] storage`` (``local://`` keeps its file in ``data_dir``)."""
     if url.startswith("memory://"):
         return MemoryStore()
+    if url.startswith("local://"):
+        from core.limits_local import LocalStore, local_path
+
+        return LocalStore(local_path(url, data_dir))
     if url.startswith(("redis://", "rediss://")):
         return RedisStore(url)
-    raise ValueError(f"unsupported limits storage {url!r}; use memory:// or redis://")
+    raise ValueError(f"unsupported limits storage {url!r}; use memory://, local:// or redis://")
 
 
 class FallbackStore(CounterStore):

@@ -2,7 +2,8 @@
 
 Core's revisions live in ``core/migrations/versions``. A plugin that owns tables names its own directory
 through the ``plugin_migrations`` hook; each such directory is one more Alembic branch (``version_locations``)
-and ``upgrade`` applies every head.
+and ``upgrade`` applies every head. Alembic is imported when a migration runs, not when the app starts
+(a serving worker never needs it; it is most of a worker's memory otherwise).
 """
 
 from __future__ import annotations
@@ -12,11 +13,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.script import ScriptDirectory
-
 if TYPE_CHECKING:  # pragma: no cover
+    from alembic.config import Config
+
     from core.plugins import PluginHost
     from core.settings import Settings
 
@@ -29,6 +28,8 @@ def _escape(value: str) -> str:
 
 def alembic_config(url: str, locations: Sequence[str] = ()) -> Config:
     """An Alembic config pointing at core's migrations, the plugins' ``locations`` and ``url``."""
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", _escape(str(MIGRATIONS)))
     cfg.set_main_option("sqlalchemy.url", _escape(url))
@@ -59,6 +60,8 @@ def plugin_locations(host: PluginHost) -> list[str]:
 
 def upgrade(url: str, revision: str = "heads", *, locations: Sequence[str] = ()) -> None:
     """Apply core's migrations (and those in the plugins' ``locations``) up to ``revision``."""
+    from alembic import command
+
     command.upgrade(alembic_config(url, locations), revision)
 
 
@@ -83,6 +86,9 @@ def upgrade_plugins(url: str, locations: Sequence[str]) -> None:
     """
     if not locations:
         return
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
     core_heads = ScriptDirectory.from_config(alembic_config(url)).get_heads()
     command.stamp(alembic_config(url), core_heads)
     upgrade(url, locations=locations)

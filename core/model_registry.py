@@ -8,7 +8,8 @@ from typing import Any
 MODEL_MODULES = ("core.models", "core.files.models", "core.kb.models", "core.community.models",
                  "core.tickets.models", "core.retention",
                  "core.outbox.models", "core.worker.models", "core.auth.external_logins",
-                 "core.workspace.models", "core.twofactor.models", "core.auth.session_records")
+                 "core.workspace.models", "core.twofactor.models", "core.auth.session_records",
+                 "core.inbound.models")
 
 #: Tables managed outside Alembic: SQLite's FTS5 virtual table for KB search and its shadow tables.
 UNMANAGED_PREFIXES = ("kb_articles_fts",)

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Iterable
 
 from core.app_state import AppState
-from core.types import ModerationDecision, PostInfo, UserInfo, Verdict, VerdictAction
+from core.types import ModerationDecision, PostInfo, PostStatus, UserInfo, Verdict, VerdictAction
 
 log = logging.getLogger("plugdesk.moderation")
 
@@ -47,7 +47,7 @@ def moderate(st: AppState, author: UserInfo, post: PostInfo) -> ModerationDecisi
     return combine(collect_votes(st, author, post))
 
 
-def status_for(decision: ModerationDecision) -> str:
+def status_for(decision: ModerationDecision) -> PostStatus:
     """The post status a decision leads to: ``published``, ``pending`` or ``rejected``."""
-    return {VerdictAction.ALLOW: "published", VerdictAction.HOLD: "pending",
-            VerdictAction.REJECT: "rejected"}[decision.action]
+    return {VerdictAction.ALLOW: PostStatus.PUBLISHED, VerdictAction.HOLD: PostStatus.PENDING,
+            VerdictAction.REJECT: PostStatus.REJECTED}[decision.action]

@@ -109,7 +109,7 @@ class PluginHost(HookCalls):
 
     def __init__(self, settings: Settings, extra: Mapping[str, object] | None = None) -> None:
         self.settings = settings
-        self.pm = ContractManager(PROJECT_NAME)
+        self.pm = self._manager = ContractManager(PROJECT_NAME)
         self.pm.add_hookspecs(hookspecs)
         self._setup_calls()
         self.order: list[str] = []
@@ -154,7 +154,7 @@ class PluginHost(HookCalls):
         # first enabled plugin is first in every chain.
         for name, plugin, _version, _dist in reversed(loaded):
             try:
-                self.pm.registering = name
+                self._manager.registering = name
                 self.pm.register(adapt_deprecated_args(name, plugin), name=name)
             except pluggy.PluginValidationError as exc:
                 raise StartupError(f"plugin {name!r}: {exc}. Fix the hook implementation to match "

@@ -11,15 +11,15 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from functools import cache
-from typing import Annotated, Any, Literal, cast
+from typing import Any
 
 from flask import g, has_request_context
-from pydantic import Field, TypeAdapter, ValidationError
+from pydantic import ValidationError
 from sqlalchemy import select
 
 from core.db import Database
 from core.models import AuditEntry, Setting, utcnow
+from core.schema import value_adapter
 from core.types import SettingSpec
 
 CACHE_SECONDS = 1.0
@@ -31,21 +31,6 @@ class SettingsValidationError(ValueError):
     def __init__(self, errors: dict[str, str]) -> None:
         super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
         self.errors = errors
-
-
-@cache
-def setting_adapter(kind: str, choices: tuple[str, ...] = (), minimum: int | None = None,
-                    maximum: int | None = None) -> TypeAdapter[Any]:
-    """The pydantic type of a :class:`SettingSpec` (``type``, ``choices``, ``minimum``, ``maximum``)."""
-    if kind == "bool":
-        return TypeAdapter(bool)
-    if kind == "int":
-        return TypeAdapter(Annotated[int, Field(ge=minimum, le=maximum)])
-    if kind == "list":
-        return TypeAdapter(list[str])
-    if choices:
-        return TypeAdapter(cast(Any, Literal[choices]))
-    return TypeAdapter(str)
 
 
 def _reason(spec: SettingSpec, exc: ValidationError, value: Any) -> str:
@@ -70,7 +55,7 @@ def coerce_value(spec: SettingSpec, value: Any, *, lax: bool = False) -> Any:
     """
     if spec.type == "list" and isinstance(value, str):
         value = value.splitlines()
-    adapter = setting_adapter(spec.type, tuple(spec.choices), spec.minimum, spec.maximum)
+    adapter = value_adapter(spec.type, tuple(spec.choices), spec.minimum, spec.maximum)
     try:
         value = adapter.validate_python(value, strict=not lax)
     except ValidationError as exc:

@@ -7,6 +7,7 @@ Everything that checks input goes through pydantic, and this module turns pydant
   :class:`core.types.PluginConfigError` naming the key (``providers[0].user_filter``) and what is accepted.
 * :func:`field_errors` gives the ``errors`` member of an API problem (one human message per field).
 * :func:`explain` replaces pydantic's message for one field with the plugin's own words.
+* :func:`value_adapter` is the type of one setting (``plugdesk.toml`` keys and runtime settings alike).
 
 A plugin's configuration model::
 
@@ -28,9 +29,18 @@ import re
 import types
 import typing
 from collections.abc import Mapping
-from typing import Annotated, Any, ClassVar, TypeVar
+from functools import cache
+from typing import Annotated, Any, ClassVar, Literal, TypeVar, cast
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidatorFunctionWrapHandler, WrapValidator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+)
 from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails, PydanticCustomError
 
@@ -75,6 +85,23 @@ def explain(message: str) -> WrapValidator:
 def refuse(message: str) -> PydanticCustomError:
     """An error for a validator to raise with exactly ``message`` (no "Value error," prefix)."""
     return PydanticCustomError("refused", message)
+
+
+@cache
+def value_adapter(kind: str, choices: tuple[str, ...] = (), minimum: int | None = None,
+                  maximum: int | None = None) -> TypeAdapter[Any]:
+    """The pydantic type of one setting: ``kind`` is ``"bool"``, ``"int"`` (``minimum``..``maximum``),
+    ``"list"`` (of strings) or ``"str"`` (one of ``choices`` when given). Validate with ``strict=True`` for
+    exact TOML/JSON types, ``strict=False`` for text from a web form."""
+    if kind == "bool":
+        return TypeAdapter(bool)
+    if kind == "int":
+        return TypeAdapter(Annotated[int, Field(ge=minimum, le=maximum)])
+    if kind == "list":
+        return TypeAdapter(list[str])
+    if choices:
+        return TypeAdapter(cast(Any, Literal[choices]))
+    return TypeAdapter(str)
 
 
 def location(loc: tuple[int | str, ...]) -> str:

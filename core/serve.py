@@ -26,17 +26,23 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
 def plan_workers(limits_storage: str, requested: int | None) -> tuple[int, int, str]:
     """Worker processes and threads for `serve`, with a note for the operator.
 
-    With ``memory://`` limits, counters (lockouts, rate limits, captcha nonces) live in one process, so
-    `serve` runs one process with threads; with Redis every process shares them and several processes are
-    used. Asking for several processes with ``memory://`` works but counts per process (warned).
+    With ``local://`` limits (what ``plugdesk init`` writes) every process on the machine shares the counters
+    (lockouts, rate limits, captcha nonces) in a SQLite file, so `serve` runs one process per core; with Redis
+    every node shares them and ``2 x cores + 1`` (at most 8) processes are used. With ``memory://`` counters
+    live in one process, so `serve` runs one process with threads; asking for several processes then works
+    but counts per process (warned).
     """
     shared = not limits_storage.startswith("memory://")
+    cores = os.cpu_count() or 1
     if requested is None:
-        requested = min(8, 2 * (os.cpu_count() or 1) + 1) if shared else 1
+        if limits_storage.startswith("local://"):
+            requested = max(1, min(cores, 16))
+        else:
+            requested = min(8, 2 * cores + 1) if shared else 1
     note = ""
     if requested > 1 and not shared:
         note = ("warning: [limits] storage = memory:// with several workers counts failed logins and rate limits "
-                "per worker; use redis:// to share them")
+                "per worker; use local:// (one machine) or redis:// (several) to share them")
     return requested, (4 if requested > 1 else 8), note
 
 
@@ -46,10 +52,27 @@ def gunicorn_options(host: str, port: int, workers: int, threads: int = 4) -> di
     gunicorn trusts no forwarded header from any address (``forwarded_allow_ips`` empty, no secure scheme
     headers): the app's ProxyFix alone reads ``X-Forwarded-*``, and only from ``server.trusted_proxies`` hops,
     so with ``trusted_proxies = 0`` a client on 127.0.0.1 cannot claim https with ``X-Forwarded-Proto``.
+
+    With several workers each opens its own ``SO_REUSEPORT`` listener, so the kernel spreads connections over
+    the processes: with one shared listener, the first worker to wake up accepted a whole burst of keep-alive
+    connections (16 of 16 from the benchmark's client, or from a proxy's upstream pool) while the other cores
+    idled. `plugdesk serve` first checks that nothing else listens on the port (``SO_REUSEPORT`` would share it).
     """
     return {"bind": f"{host}:{port}", "workers": workers, "worker_class": "gthread", "threads": threads,
             "timeout": 120, "graceful_timeout": 10, "keepalive": 5, "accesslog": None,
-            "limit_request_line": 8190, "forwarded_allow_ips": "", "secure_scheme_headers": {}}
+            "limit_request_line": 8190, "forwarded_allow_ips": "", "secure_scheme_headers": {},
+            "reuse_port": workers > 1}
+
+
+def port_free(host: str, port: int) -> None:
+    """Raise ``OSError`` (address in use) when another process listens on ``host:port``: a listener bound with
+    ``SO_REUSEPORT`` by another server would otherwise silently share the port with this one."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT leftovers are fine
+        probe.bind((host.strip("[]"), port))
 
 
 def run(app: Flask, host: str, port: int, workers: int, threads: int) -> None:

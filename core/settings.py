@@ -18,7 +18,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from pydantic import ValidationError
+
+from core.inbound.config import inbound_schema
 from core.ops.config import ops_schema
+from core.schema import value_adapter
 from core.worker.config import worker_schema
 
 REDACTED = "********"
@@ -75,7 +79,7 @@ SCHEMA: dict[str, dict[str, Field]] = {
                      secret=True),
     },
     "limits": {
-        "storage": Field("str", "memory://", "Counter storage for lockouts and rate limits (memory:// or redis://)."),
+        "storage": Field("str", "memory://", "Counter storage for lockouts and rate limits (memory://, local:// or redis://)."),
     },
     "plugins": {
         "enabled": Field("list", DEFAULT_PLUGINS, "Enabled plugins; the order is the auth chain order."),
@@ -99,6 +103,7 @@ SCHEMA: dict[str, dict[str, Field]] = {
     },
     **ops_schema(Field),
     **worker_schema(Field),
+    **inbound_schema(Field),
     "retention": {
         "interval_minutes": Field("int", 0, "Scheduled retention on the background worker (`plugdesk worker` or "
                                   "the one embedded in `serve`): one pass every N minutes (0 = off; use cron with "
@@ -238,20 +243,12 @@ class _Loader:
         return value
 
     def coerce(self, spec: Field, value: Any, path: str, where: str) -> Any:
-        ok = {
-            "str": isinstance(value, str),
-            "int": isinstance(value, int) and not isinstance(value, bool),
-            "bool": isinstance(value, bool),
-            "list": isinstance(value, list) and all(isinstance(v, str) for v in value),
-        }[spec.type]
-        if not ok:
-            raise ConfigError(f"{path} ({where}): got {value!r}; expected {spec.accepted()}")
-        if spec.choices and value not in spec.choices:
-            raise ConfigError(f"{path} ({where}): got {value!r}; expected {spec.accepted()}")
-        if spec.type == "int" and ((spec.minimum is not None and value < spec.minimum)
-                                   or (spec.maximum is not None and value > spec.maximum)):
-            raise ConfigError(f"{path} ({where}): got {value!r}; expected {spec.accepted()}")
-        return value
+        """Check ``value`` with the schema library (exact TOML types, choices, bounds)."""
+        adapter = value_adapter(spec.type, spec.choices, spec.minimum, spec.maximum)
+        try:
+            return adapter.validate_python(value, strict=True)
+        except ValidationError:
+            raise ConfigError(f"{path} ({where}): got {value!r}; expected {spec.accepted()}") from None
 
 
 def _env_value(spec: Field, raw: str, name: str) -> Any:
@@ -373,9 +370,9 @@ def _check_semantics(values: dict[str, dict[str, Any]], loader: _Loader) -> None
         raise ConfigError(f"database.url ({loader.where('database', 'url')}): got {redact_url(db_url)!r}; "
                           "expected sqlite:///PATH or postgresql+psycopg://USER@HOST/DB")
     limits = values["limits"]["storage"]
-    if not re.match(r"^(memory|redis|rediss)://", limits):
+    if not re.match(r"^(memory|local|redis|rediss)://", limits):
         raise ConfigError(f"limits.storage ({loader.where('limits', 'storage')}): got {limits!r}; "
-                          "expected memory:// or redis://HOST:PORT/DB")
+                          "expected memory://, local:// (shared by this machine's workers) or redis://HOST:PORT/DB")
     enabled = values["plugins"]["enabled"]
     if len(set(enabled)) != len(enabled):
         dupes = sorted({n for n in enabled if enabled.count(n) > 1})

@@ -23,7 +23,9 @@ def _create_schema(url: str, locations: list[str], engine: Any = None) -> None:
     """The slow path: every table from the models, then the plugins' own migrations."""
     from core.db import Base, make_engine
     from core.migrate import upgrade_plugins
+    from core.model_registry import import_all_models
 
+    import_all_models()  # every table, also of modules the app imports only on first use (e.g. the worker's)
     own = engine is None
     engine = engine if engine is not None else make_engine(url)
     try:
@@ -58,7 +60,9 @@ def prepare_schema(state: Any, sqlite_file: Path) -> None:
     """
     from core.db import Base
     from core.migrate import plugin_locations
+    from core.model_registry import import_all_models
 
+    import_all_models()  # the template's key: the same tables whichever modules the tests imported so far
     url = state.settings.get("database", "url")
     locations = plugin_locations(state.host)
     if url != f"sqlite:///{sqlite_file}" or sqlite_file.exists():

@@ -32,6 +32,7 @@ guarantee of its area is checked; the in-tree plugins run the same suites.
 * :class:`ModerationContract` - ``moderation_check``.
 * :class:`RetentionContract` - ``retention_sweep``.
 * :class:`RedirectLoginContract` - ``auth_redirect_*`` (single sign-on: the hooks and the round trip).
+* :class:`MailSourceContract` - ``mail_sources`` (a :class:`core.types.MailSource`: fetch, ack, round trip).
 
 See ``docs/writing-plugins.md`` for a walk-through.
 """
@@ -271,6 +272,7 @@ pytest.register_assert_rewrite("core.contracts")
 
 from core.contracts.auth import AuthProviderContract  # noqa: E402
 from core.contracts.captcha import CaptchaProviderContract  # noqa: E402
+from core.contracts.mail import MailSourceContract  # noqa: E402
 from core.contracts.moderation import ModerationContract  # noqa: E402
 from core.contracts.redirect import RedirectLoginContract  # noqa: E402
 from core.contracts.retention import RetentionContract  # noqa: E402
@@ -278,7 +280,8 @@ from core.contracts.storage import StorageBackendContract  # noqa: E402
 
 __all__ = [
     "TEST_PASSWORD", "AuthProviderContract", "CaptchaProviderContract", "HookCall", "HookRecorder",
-    "ModerationContract", "RedirectLoginContract", "RetentionContract", "StartupError", "StorageBackendContract",
+    "MailSourceContract", "ModerationContract", "RedirectLoginContract", "RetentionContract", "StartupError",
+    "StorageBackendContract",
     "create_user", "deliver_mail",
     "hook_recorder", "login_as", "make_test_app", "moderate", "plugdesk_app", "plugdesk_app_factory",
 ]

@@ -232,3 +232,32 @@ def screenshot(request: pytest.FixtureRequest) -> Callable[[Any, str], Path]:
         return path
 
     return take
+
+
+# --- the fast set stays fast (issue 15 item 7) ------------------------------------------------------------------
+#: An unmarked test that needs more CPU than this belongs in the slow set (``@pytest.mark.slow``).
+FAST_TEST_CPU_SECONDS = 5.0
+_cpu_hogs: list[tuple[str, float]] = []
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    """Measure the CPU time (not wall time: the machine is shared) of each test not marked slow."""
+    if item.get_closest_marker("slow") is not None:
+        return (yield)
+    start = os.times()
+    try:
+        return (yield)
+    finally:
+        end = os.times()
+        used = sum(end[i] - start[i] for i in range(4))  # user + system, this process and waited children
+        if used > FAST_TEST_CPU_SECONDS:
+            _cpu_hogs.append((item.nodeid, used))
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Name the unmarked tests that should be marked slow."""
+    if _cpu_hogs:
+        terminalreporter.section("tests to mark slow")
+        for nodeid, used in sorted(_cpu_hogs, key=lambda pair: -pair[1]):
+            terminalreporter.write_line(f"{used:5.1f} s CPU  {nodeid}  (unmarked; add @pytest.mark.slow)")

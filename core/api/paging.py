@@ -3,7 +3,7 @@
 Every bound is checked: ``limit`` is 1..the route's maximum (never above :data:`MAX_LIMIT`), ``offset`` and
 ``page`` are never negative nor so large that the database driver overflows. API routes declare
 ``query=page_query(default, maximum)`` (the OpenAPI document shows the same bounds); HTML pages call
-:func:`page_number`, where junk simply means the first page.
+:func:`page_number`, where junk simply means the first page, and feeds call :func:`lenient_limit`.
 """
 
 from __future__ import annotations
@@ -48,6 +48,21 @@ def page_number() -> int:
         return _PageNumber.model_validate({"page": request.args.get("page", "1")}, strict=False).page
     except ValidationError:
         return 1
+
+
+def lenient_limit(default: int, maximum: int, name: str = "limit") -> int:
+    """``?limit=`` of a feed or an HTML list: clamped to 1..``maximum`` (``-1`` is 1, ``10**30`` is the
+    maximum); junk or absent means ``default``. Feed readers get items, not a 400."""
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    text = raw.strip()
+    negative, digits = text.startswith("-"), text.lstrip("+-")
+    if not (digits.isascii() and digits.isdigit()) or len(text) - len(digits) > 1:
+        return default
+    if negative:
+        return 1
+    return maximum if len(digits) > 12 else max(1, min(maximum, int(digits)))  # never int() 4000 digits
 
 
 def offset_of(page: int, page_size: int) -> int:

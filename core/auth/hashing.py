@@ -24,7 +24,8 @@ _active: dict[str, int] = dict(PARAMETERS)
 @functools.cache
 def password_hasher() -> PasswordHasher:
     """The shared argon2id hasher."""
-    return PasswordHasher(**_active)
+    return PasswordHasher(time_cost=_active["time_cost"], memory_cost=_active["memory_cost"],
+                          parallelism=_active["parallelism"])
 
 
 def use_test_parameters(enabled: bool = True) -> None:

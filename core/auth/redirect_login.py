@@ -5,7 +5,8 @@ be used once within :data:`FLOW_SECONDS`, and keeps what the plugin asked to kee
 the callback it resolves the plugin's :class:`core.types.Identity` to an account:
 
 1. ``identity.user_id`` - that account;
-2. a linked external sign-in (``external_logins``) - the linked account;
+2. a linked external sign-in (``external_logins``) - the linked account (it keeps its own role: the
+   provider's role mapping applies only to the accounts the provider owns);
 3. the account this provider created earlier (``users.provider`` + ``users.external_id``) - refreshed;
 4. another account holding the same email address - linked only after its password is proven, when the
    provider's ``link_existing`` is ``"password"`` and the provider vouches for the address; refused otherwise;
@@ -36,7 +37,7 @@ from core.models import AuditEntry, User
 from core.ops.web import count_login
 from core.plugins import StartupError
 from core.types import AuthResult, AuthStatus, Identity, RedirectProviderInfo, RedirectStart, RequestInfo, UserInfo
-from core.users import AccountError, normalize_email, to_info
+from core.users import AccountError, normalize_email
 
 log = logging.getLogger("plugdesk.auth")
 
@@ -82,6 +83,7 @@ class Completed:
     user: UserInfo
     provider: str
     target: str
+    mfa: bool = False  # the provider vouched for a second factor (Identity.mfa): core's own step is skipped
 
 
 # ----------------------------------------------------------------------------- startup
@@ -145,6 +147,12 @@ def _failed(label: str) -> RedirectLoginError:
                               "the help desk's administrators (they can see why in the server log).")
 
 
+def _http_url(url: object) -> bool:
+    """An http(s) URL without control characters (it goes into a ``Refresh`` header and a page)."""
+    return isinstance(url, str) and urlsplit(url).scheme in ("http", "https") \
+        and not any(ord(c) < 32 or c == "\x7f" for c in url)
+
+
 # ----------------------------------------------------------------------------- begin
 def begin(state: AppState, name: str, target: str) -> str:
     """Start an attempt: make ``state``, ask the plugin for the provider's URL, remember the attempt."""
@@ -161,7 +169,7 @@ def begin(state: AppState, name: str, target: str) -> str:
     keep = dict(getattr(start, "keep", None) or {})
     url = getattr(start, "url", "")
     problem = ("not a RedirectStart" if not isinstance(start, RedirectStart)
-               else "the URL is not http(s)" if urlsplit(url).scheme not in ("http", "https")
+               else "the URL is not http(s)" if not _http_url(url)
                else "the URL does not carry the state core made" if token not in url
                else "keep holds more than 2 KB or non-strings"
                if len(repr(keep)) > KEEP_LIMIT or not all(isinstance(v, str) for v in keep.values()) else "")
@@ -209,7 +217,7 @@ def complete(state: AppState, name: str, params: dict[str, str], request: Reques
         raise _failed(label) from exc
     identity = _identity(state, provider, result, request)
     user = _account(state, provider, identity, flow.get("n", ""))
-    return Completed(user, name, flow.get("n", ""))
+    return Completed(user, name, flow.get("n", ""), mfa=identity.mfa is True)
 
 
 def _first_use(state: AppState, token: str) -> bool:
@@ -260,8 +268,8 @@ def _account(state: AppState, provider: RedirectProvider, identity: Identity, ta
     else:
         external_id = str(identity.external_id)
         linked = linked_user_id(state.db, name, external_id)
-        if linked is not None:
-            user = _apply_role(state, linked, identity.role)
+        if linked is not None:  # an account of another provider: its role stays as its admins set it
+            user = ctx.users.get(linked)
         elif _owned(state, name, external_id):
             user = _link_external(state, identity, label)
         else:
@@ -328,23 +336,12 @@ def _free_username(state: AppState, identity: Identity, name: str) -> str:
     return f"{name}-{secrets.token_hex(8)}"
 
 
-def _apply_role(state: AppState, user_id: int, role: str | None) -> UserInfo | None:
-    """A linked account: the provider's mapped role (if it maps one) applies as for its own accounts."""
-    with state.db.session() as s:
-        user = s.get(User, user_id)
-        if user is None:
-            return None
-        if role and user.role != role:
-            user.role = role
-        return to_info(user)
-
-
 # ----------------------------------------------------------------------------- linking an existing account
 def remember_link(pending: LinkRequired) -> None:
     """Keep a pending link in the session until the person proves the account's password."""
     identity = pending.identity
     session[SESSION_LINK] = {"p": identity.provider, "x": identity.external_id, "u": pending.user.id,
-                             "r": identity.role, "n": pending.target, "t": int(time.time())}
+                             "n": pending.target, "t": int(time.time())}
 
 
 def pending_link(state: AppState) -> tuple[dict[str, Any], UserInfo] | None:
@@ -365,7 +362,7 @@ def finish_link(state: AppState, data: dict[str, Any], user: UserInfo, ip: str) 
                          new={"provider": data["p"], "subject": data["x"]}))
     session.pop(SESSION_LINK, None)
     log.info("redirect login: %s linked to account %r after its password was proven", data["p"], user.username)
-    return Completed(_apply_role(state, user.id, data.get("r")) or user, data["p"], data.get("n", ""))
+    return Completed(user, data["p"], data.get("n", ""))
 
 
 # ----------------------------------------------------------------------------- logout
@@ -382,7 +379,7 @@ def logout_url(state: AppState, user: UserInfo, provider_name: str | None) -> st
         log.warning("logout via %s: plugin %s failed (%s: %s); local logout only", provider.info.name,
                     provider.plugin, exc.__class__.__name__, exc)
         return None
-    if url is not None and (not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https")):
+    if url is not None and not _http_url(url):
         log.error("logout via %s: plugin %s returned %r, not an http(s) URL; ignored", provider.info.name,
                   provider.plugin, url)
         return None

@@ -17,6 +17,7 @@ from core.auth import tokens
 from core.auth.accounts import PasswordRejected, set_password
 from core.auth.login import check_new_password
 from core.auth.sessions import end_all_sessions
+from core.limits import LimitsUnavailable
 from core.models import User
 from core.users import normalize_username, to_info
 
@@ -25,6 +26,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger("plugdesk.auth.reset")
 PURPOSE = "password_reset"
+#: Reset links sent to one account per hour at most (checked by the worker at send time, so the request's
+#: answer and timing stay the same): a stranger cannot flood someone's inbox from many addresses.
+RESET_MAILS_PER_HOUR = 5
 
 
 def reset_available(state: AppState) -> tuple[bool, str]:
@@ -74,6 +78,13 @@ def render_reset_mail(state: AppState, payload: dict[str, Any]) -> Rendered | No
     provider = state.provider(user.provider)
     if provider is None or provider.external:
         log.info("password reset for %r not sent: account belongs to external provider %s", key, user.provider)
+        return None
+    try:
+        sent_recently = state.ctx.limits.hit(f"reset-mail:{user.id}", 3600)
+    except LimitsUnavailable:  # counters down: the link matters more than the cap
+        sent_recently = 0
+    if sent_recently > RESET_MAILS_PER_HOUR:
+        log.warning("password reset for %r not sent: %s links in the last hour already", key, RESET_MAILS_PER_HOUR)
         return None
     minutes = state.runtime.get("security.password_reset.token_minutes")
     raw = tokens.issue(state.db, user.id, PURPOSE, timedelta(minutes=minutes))

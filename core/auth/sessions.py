@@ -9,17 +9,36 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import timedelta
+from typing import Any
 
-from flask import g, has_request_context, request, session
+from flask import Flask, g, has_request_context, request, session
+from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import delete, select
 
-from core.auth.session_records import end_session_records, record_session, session_alive, touch_token
+from core.auth.session_records import end_session_records, live_session_user, record_session, touch_token
 from core.db import Database
 from core.models import ApiToken, User, utcnow
 from core.types import Role
 
 TOKEN_LIFETIME = timedelta(days=30)
 ROLE_RANK = {r.value: r.rank for r in Role}
+
+
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions with the signing serializer built once per key set, not twice per
+    request (profiling: ``get_signing_serializer`` ran for every page view, in ``open`` and ``save``)."""
+
+    _cached: tuple[Any, Any] | None = None
+
+    def get_signing_serializer(self, app: Flask) -> Any:
+        """The serializer for the app's current secret key and fallbacks (rebuilt when they change)."""
+        key = (app.secret_key, tuple(app.config.get("SECRET_KEY_FALLBACKS") or ()))
+        cached = self._cached
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        serializer = super().get_signing_serializer(app)
+        self._cached = (key, serializer)
+        return serializer
 
 
 def has_role(user: User | None, role: str) -> bool:
@@ -55,13 +74,8 @@ def session_user(db: Database) -> User | None:
     user = None
     uid, version = session.get("uid"), session.get("sv")
     if isinstance(uid, int) and isinstance(version, int):
-        with db.session() as s:
-            found = s.get(User, uid)
-            if found is not None and found.is_active and found.session_version == version:
-                user = found
         sid = session.get("sid")  # cookies from before session records have none; "end all" ends those
-        if user is not None and isinstance(sid, str) and not session_alive(db, user, sid):
-            user = None
+        user = live_session_user(db, uid, version, sid if isinstance(sid, str) else None)
         if user is None:
             session.clear()
     g.plugdesk_user = user

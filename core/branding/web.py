@@ -10,6 +10,7 @@ from core.auth.sessions import has_role
 from core.branding import OWNER_TYPE, SETTINGS, current_brand
 from core.branding.theme import theme_css
 from core.runtime_settings import SettingsValidationError
+from core.types import Role
 from core.web.forms import PostForm
 from core.web.helpers import current_user, login_required, request_info
 
@@ -55,12 +56,12 @@ def _store_logo() -> str:
 
 
 @bp.route("/manage/settings/branding", methods=["GET", "POST"])
-@login_required("manager")
+@login_required(Role.MANAGER)
 def branding() -> ResponseReturnValue:
     """Settings › Branding: admins edit, managers read."""
     st = state()
     user = current_user()
-    editable = has_role(user, "admin")
+    editable = has_role(user, Role.ADMIN)
     form = PostForm()
     errors: dict[str, str] = {}
     values = {spec.key: st.runtime.get(spec.key) for spec in SETTINGS}

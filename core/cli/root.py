@@ -16,6 +16,7 @@ import click
 
 from core.cli.shared import Fail, load_app
 from core.settings import ConfigError, load_settings
+from core.types import Role
 
 
 @click.group()
@@ -42,7 +43,7 @@ port = {port}
 url = "sqlite:///plugdesk.db"
 
 [limits]
-storage = "memory://"
+storage = "local://"
 
 [plugins]
 enabled = {plugins}
@@ -99,7 +100,7 @@ def init(data_dir: str, admin_username: str, admin_email: str, admin_password_fi
         from core.auth.accounts import register
 
         st = state(create_app(settings))
-        register(st, username=admin_username, email=admin_email, password=password, role="admin", verified=True)
+        register(st, username=admin_username, email=admin_email, password=password, role=Role.ADMIN, verified=True)
         if not no_department:
             from core.tickets.departments import save_department
 
@@ -143,6 +144,13 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
     click.echo(f"plugdesk serving on http://{host}:{port}/ (public URL {settings.get('server', 'base_url')}), "
                f"{workers} worker(s) x {threads} threads")
     sys.stdout.flush()
+    if workers > 1:  # per-worker SO_REUSEPORT listeners: refuse a port another server already listens on
+        from core.serve import port_free
+
+        try:
+            port_free(host, port)
+        except OSError as exc:
+            raise Fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     run(app, host, port, workers, threads)
 
 

@@ -8,6 +8,7 @@ from flask.typing import ResponseReturnValue
 from core.app_state import state
 from core.community.models import CommunityPost
 from core.community.service import CommunityError, decide, names, queue
+from core.types import Role
 from core.web.forms import PostForm
 from core.web.helpers import logged_in_user, login_required
 
@@ -15,7 +16,7 @@ bp = Blueprint("moderation", __name__, url_prefix="/manage/moderation")
 
 
 @bp.get("/")
-@login_required("agent")
+@login_required(Role.AGENT)
 def index() -> ResponseReturnValue:
     """Pending posts, oldest first."""
     with state().db.session() as s:
@@ -26,7 +27,7 @@ def index() -> ResponseReturnValue:
 
 
 @bp.post("/<int:post_id>")
-@login_required("agent")
+@login_required(Role.AGENT)
 def act(post_id: int) -> ResponseReturnValue:
     """Approve or reject one post (``action=approve|reject``, optional ``message`` to the author)."""
     if not PostForm().validate_on_submit():

@@ -45,7 +45,7 @@ class CommunityPost(Base):
                                                   index=True)
     title: Mapped[str] = mapped_column(String(300), default="")
     body_html: Mapped[str] = mapped_column(Text, default="")
-    status: Mapped[str] = mapped_column(String(16), default="published", index=True)
+    status: Mapped[str] = mapped_column(String(16), default=PostStatus.PUBLISHED.value, index=True)
     reasons: Mapped[Any] = mapped_column(JSON, nullable=True)
     moderator_message: Mapped[str] = mapped_column(Text, default="")
     moderated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)

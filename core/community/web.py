@@ -26,6 +26,7 @@ from core.community.service import (
     names,
     replies,
 )
+from core.types import PostStatus
 from core.users import to_info
 from core.web.forms import PostForm
 from core.web.helpers import current_user, logged_in_user, login_required, request_info
@@ -72,7 +73,7 @@ def index() -> ResponseReturnValue:
         threads, total = list_threads(s, user, limit=PAGE_SIZE, offset=offset_of(page, PAGE_SIZE))
         ids = [t.id for t in threads]
         counts = dict(s.execute(select(CommunityPost.thread_id, func.count()).where(
-            CommunityPost.thread_id.in_(ids), CommunityPost.status == "published").group_by(
+            CommunityPost.thread_id.in_(ids), CommunityPost.status == PostStatus.PUBLISHED).group_by(
             CommunityPost.thread_id)).all()) if ids else {}
         authors = names(s, {t.author_id for t in threads})
     return render_template("community/index.html", threads=threads, total=total, counts=counts, authors=authors,
@@ -104,7 +105,7 @@ def new_thread() -> ResponseReturnValue:
                 except CommunityError as exc:
                     errors[exc.field] = exc.message
                 else:
-                    flash(_status_message(post), "success" if post.status != "rejected" else "error")
+                    flash(_status_message(post), "success" if post.status != PostStatus.REJECTED else "error")
                     return redirect(url_for("community.thread", thread_id=post.id))
     return render_template("community/new.html", form=form, errors=errors, values=values,
                            categories=_categories(), captcha=render_captcha(st, "community_thread", info)), \
@@ -112,9 +113,9 @@ def new_thread() -> ResponseReturnValue:
 
 
 def _status_message(post: CommunityPost) -> str:
-    if post.status == "pending":
+    if post.status == PostStatus.PENDING:
         return "Thank you! Your post is waiting for a moderator's approval; until then only you can see it."
-    if post.status == "rejected":
+    if post.status == PostStatus.REJECTED:
         return "Your post was not accepted."
     return "Your post is published."
 
@@ -148,7 +149,7 @@ def reply(thread_id: int) -> ResponseReturnValue:
             abort(404)
         flash(exc.message, "error")
         return redirect(url_for("community.thread", thread_id=thread_id))
-    flash(_status_message(post), "success" if post.status != "rejected" else "error")
+    flash(_status_message(post), "success" if post.status != PostStatus.REJECTED else "error")
     return redirect(url_for("community.thread", thread_id=thread_id) + f"#post-{post.id}")
 
 
@@ -176,7 +177,7 @@ def edit(post_id: int) -> ResponseReturnValue:
             except CommunityError as exc:
                 errors[exc.field] = exc.message
             else:
-                flash("Saved. " + (_status_message(saved) if saved.status != "published" else ""), "success")
+                flash("Saved. " + (_status_message(saved) if saved.status != PostStatus.PUBLISHED else ""), "success")
                 return redirect(url_for("community.thread", thread_id=saved.thread_id or saved.id))
     return render_template("community/edit.html", post=post, values=values, errors=errors, form=PostForm()), \
         400 if errors else 200

@@ -10,6 +10,7 @@ Import them from :mod:`core.testing`:
 * :class:`core.contracts.moderation.ModerationContract`
 * :class:`core.contracts.retention.RetentionContract`
 * :class:`core.contracts.redirect.RedirectLoginContract`
+* :class:`core.contracts.mail.MailSourceContract`
 
 The suites for hook-level contracts (auth, moderation, retention) share :class:`PluginUnderTest`: the plugin
 is enabled in a fresh app built by the harness, and its own implementations are called directly with the

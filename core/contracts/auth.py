@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 
 from core.contracts import PluginUnderTest
-from core.types import AuthProviderInfo, AuthResult, AuthStatus, RequestInfo, UserInfo
+from core.types import AuthProviderInfo, AuthResult, AuthStatus, RequestInfo, Role, UserInfo
 
 REQUEST = RequestInfo(remote_addr="198.51.100.23", user_agent="contract-suite", path="/login")
 HOSTILE_USERNAMES = ["*", "*)(uid=*", "admin)(|(userPassword=*)", "\x00", "a" * 5000, "ünïcödé-ȕser",
@@ -177,7 +177,7 @@ class AuthProviderContract(PluginUnderTest):
             assert not self.accepted(self.authenticate(app, username, password))
         if has_impl:
             stranger = UserInfo(id=user.id, username=user.username, email=user.email, display_name="",
-                                role="user", provider="someone-elses-provider", verified=True, is_active=True,
+                                role=Role.USER, provider="someone-elses-provider", verified=True, is_active=True,
                                 created_at=user.created_at)
             assert self.call(app, "auth_set_password", user=stranger, password=new) is None, \
                 "auth_set_password must return None for users of other providers"

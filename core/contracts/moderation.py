@@ -35,7 +35,7 @@ from typing import Any
 import pytest
 
 from core.contracts import PluginUnderTest
-from core.types import PostInfo, UserInfo, Verdict, VerdictAction
+from core.types import PostInfo, PostStatus, Role, UserInfo, Verdict, VerdictAction
 
 Sample = tuple[UserInfo, PostInfo]
 
@@ -103,9 +103,9 @@ class ModerationContract(PluginUnderTest):
         with app.app_context():
             held = moderate(self.state(app), *flagged)
             passed = moderate(self.state(app), *clean)
-        assert status_for(held) in ("pending", "rejected")
+        assert status_for(held) in (PostStatus.PENDING, PostStatus.REJECTED)
         assert any(plugin == self.plugin_name and reason.strip() for plugin, reason in held.reasons)
-        assert status_for(passed) == "published"
+        assert status_for(passed) == PostStatus.PUBLISHED
 
     def test_same_input_same_verdict(self, app: Any, flagged: Sample, clean: Sample) -> None:
         for sample in (flagged, clean):
@@ -121,7 +121,7 @@ class ModerationContract(PluginUnderTest):
                 "markup": PostInfo("thread", "<script>x</script>", '<a href="javascript:x">&lt;b&gt;</a>')}[kind]
         self.vote(app, author, post)  # type and reason checks are in vote()
 
-    @pytest.mark.parametrize("role", ["agent", "manager", "admin"])
+    @pytest.mark.parametrize("role", Role.at_least(Role.AGENT))
     def test_staff(self, app: Any, flagged: Sample, role: str) -> None:
         if not self.staff_exempt:
             pytest.skip("staff_exempt = False: the rule applies to staff too")

@@ -19,7 +19,8 @@ the browser back with::
 
 The suite checks the hooks directly (what they return, that refusals are results and not exceptions) and the
 whole round trip through core's pages: the login page button, ``state`` made and checked by core, the
-account created just in time and found again, a replayed callback refused.
+account created just in time and found again, a replayed callback refused, and no password-reset email
+for the provider's accounts.
 """
 
 from __future__ import annotations
@@ -82,8 +83,9 @@ class RedirectLoginContract(PluginUnderTest):
         """Button, provider, callback: plugdesk's answer to the callback and the parameters it got."""
         name = self.provider(app)
         started = self.press_button(client, name)
-        assert started.status_code == 303, started.get_data(as_text=True)
-        params = sign_in(started.headers["Location"])
+        assert started.status_code == 200 and started.headers.get("Refresh", "").startswith("0; url="), \
+            started.get_data(as_text=True)
+        params = sign_in(started.headers["Refresh"][len("0; url="):])
         return client.get(f"/login/sso/{name}/callback?{urlencode(params)}"), params
 
     # ------------------------------------------------------------------ the contract
@@ -134,6 +136,27 @@ class RedirectLoginContract(PluginUnderTest):
         with second.session_transaction() as session:
             assert session.get("uid") == user_id, "the same person must open the same account (stable external_id)"
         assert again.status_code in (302, 303)
+
+    def test_accounts_are_never_sent_a_reset_email(self, app: Any, sign_in: Callable) -> None:
+        from sqlalchemy import func, select
+
+        from core.models import OneTimeToken
+        from core.testing import deliver_mail
+
+        client = app.test_client()
+        answer, _params = self.round_trip(app, client, sign_in)
+        assert answer.status_code in (302, 303), answer.get_data(as_text=True)
+        with client.session_transaction() as session:
+            user = app.extensions["plugdesk"].ctx.users.get(session.get("uid"))
+        self.state(app).runtime.patch({"security.password_reset.enabled": True}, actor="contract-suite")
+        deliver_mail(app)  # whatever the sign-in itself queued
+        for login in dict.fromkeys(x for x in (user.username, user.email) if x):
+            assert app.test_client().post("/api/v1/auth/password-reset", json={"login": login}).status_code == 202
+        assert deliver_mail(app).sent == 0, "a reset email went out for an account of a redirect provider"
+        with self.state(app).db.session() as s:
+            issued = s.scalar(select(func.count()).select_from(OneTimeToken).where(
+                OneTimeToken.user_id == user.id, OneTimeToken.purpose == "password_reset"))
+        assert issued == 0, "a reset link was issued for an account of a redirect provider"
 
     def test_replayed_callback_is_refused(self, app: Any, sign_in: Callable) -> None:
         client = app.test_client()

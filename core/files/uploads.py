@@ -13,6 +13,9 @@ Stage *before* opening the write transaction: staging commits a short transactio
 lease), which would wait for a write lock the caller holds on SQLite. :func:`save_uploads` does both
 steps for an owner that already exists.
 
+A request whose body is the file itself (``application/octet-stream`` with an ``X-Filename`` header,
+:func:`raw_upload`) is accepted wherever a ``files`` form is: one file, streamed without a form parser.
+
 Refusals raise :class:`core.files.rules.UploadRejected`; the app answers them (problem+json under
 ``/api/``, an error page elsewhere) with the status and the reason - 413 names the limit.
 """
@@ -84,7 +87,41 @@ class StagedBatch(list[StagedUpload]):
             staged.cleanup()
 
 
+#: The header naming a raw-body upload's file (percent-encoded UTF-8), e.g. ``X-Filename: report%202026.pdf``.
+FILENAME_HEADER = "X-Filename"
+RAW_TYPES = ("application/octet-stream",)
+
+
+def raw_upload(request: Request, field: str = "files") -> FileStorage:
+    """The body of an ``application/octet-stream`` request as one upload, streamed (never parsed as a form).
+
+    The file name comes from ``X-Filename`` (percent-encoded UTF-8) or ``Content-Disposition: attachment;
+    filename*=UTF-8''...`` / ``filename="..."``. The bytes are read from ``request.stream``, which Werkzeug
+    limits to ``MAX_CONTENT_LENGTH``, straight into the blob service's hashing copy: every rule applies as for
+    a multipart file, without the form parser (issue 22: multipart ran at 0.13 of the disk's speed).
+
+    :raises UploadRejected: 400 without a file name.
+    """
+    from urllib.parse import unquote
+
+    from werkzeug.http import parse_options_header
+
+    try:
+        name = unquote(request.headers.get(FILENAME_HEADER, ""), errors="strict")
+    except UnicodeDecodeError:
+        raise UploadRejected(400, f"The {FILENAME_HEADER} header is not percent-encoded UTF-8.", field) from None
+    if not name:
+        _kind, options = parse_options_header(request.headers.get("Content-Disposition", ""))
+        name = options.get("filename", "")
+    if not name.strip():
+        raise UploadRejected(400, f"A raw upload (application/octet-stream) needs its file name in the "
+                                  f"{FILENAME_HEADER} header (percent-encoded UTF-8).", field)
+    return FileStorage(stream=request.stream, filename=name, name=field, content_type=request.mimetype)
+
+
 def _files(source: Request | MultiDict[str, FileStorage] | Iterable[FileStorage], field: str) -> list[FileStorage]:
+    if isinstance(source, Request) and source.mimetype in RAW_TYPES:
+        return [raw_upload(source, field)]
     if isinstance(source, Request):
         files = source.files.getlist(field)
         if (source.mimetype == "multipart/form-data" and not source.files and not source.form

@@ -27,7 +27,7 @@ from core.files.owners import can_read, owner_types
 from core.files.rules import UploadRejected, content_disposition, served_type
 from core.files.service import file_service, human_size
 from core.models import User
-from core.types import BlobNotFound, StorageError, StorageUnavailable
+from core.types import BlobNotFound, Role, StorageError, StorageUnavailable
 from core.users import to_info
 from core.web.errors import problem, render_error
 from core.web.helpers import current_user, login_required
@@ -108,7 +108,7 @@ def send_attachment(attachment_id: int, user: User | None) -> Response:
 
 
 @api_route(bp, "/api/v1/attachments/<int:attachment_id>", "GET", summary="Download an attachment",
-           auth="user", tags=["attachments"],
+           auth=Role.USER, tags=["attachments"],
            responses={200: ("The file (Content-Disposition names it)", ATTACHMENT_SCHEMA),
                       206: ("The requested byte range", ATTACHMENT_SCHEMA),
                       304: ("Not modified (If-None-Match)", None),
@@ -128,7 +128,7 @@ def web_download(attachment_id: int) -> ResponseReturnValue:
 
 
 @bp.get("/manage/storage")
-@login_required("manager")
+@login_required(Role.MANAGER)
 def storage_page() -> ResponseReturnValue:
     """Disk usage: bytes stored, bytes saved by deduplication, blobs, attachments, backend health."""
     st = state()

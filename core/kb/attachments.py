@@ -12,9 +12,10 @@ from typing import Any
 
 from flask import Request
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from core.app_state import AppState, state
-from core.types import UserInfo
+from core.types import Role, UserInfo
 
 try:
     from core.files.rules import UploadRejected
@@ -26,7 +27,7 @@ except ImportError:  # pragma: no cover - core.files absent: nothing can be reje
 
 KB_OWNER = "kb_article"
 POST_OWNER = "community_post"
-STAFF = ("agent", "manager", "admin")
+STAFF = Role.at_least(Role.AGENT)
 
 
 def _can_read_article(user: UserInfo | None, owner_id: int) -> bool:
@@ -73,12 +74,16 @@ def save_files(request: Request, owner_type: str, owner_id: int, role: str) -> l
     return save_uploads(request, owner_type, owner_id, role)
 
 
-def list_files(st: AppState, owner_type: str, owner_id: int) -> list[Any]:
-    """The attachments of one owner, oldest first (empty without ``core.files``)."""
+def list_files(st: AppState, owner_type: str, owner_id: int, session: Session | None = None) -> list[Any]:
+    """The attachments of one owner, oldest first (empty without ``core.files``); in ``session`` when given
+    (a page that already has one saves a database session)."""
     try:
         from core.files.models import Attachment
     except ImportError:
         return []
+    stmt = select(Attachment).where(Attachment.owner_type == owner_type,
+                                    Attachment.owner_id == owner_id).order_by(Attachment.id)
+    if session is not None:
+        return list(session.scalars(stmt))
     with st.db.session() as s:
-        return list(s.scalars(select(Attachment).where(Attachment.owner_type == owner_type,
-                                                       Attachment.owner_id == owner_id).order_by(Attachment.id)))
+        return list(s.scalars(stmt))

@@ -22,6 +22,7 @@ from core.kb.service import (
     save_article,
     set_published,
 )
+from core.types import Role
 from core.web.forms import PostForm
 from core.web.helpers import current_user, login_required
 
@@ -34,7 +35,7 @@ def _checked_form() -> None:
 
 
 @bp.get("/")
-@login_required("agent")
+@login_required(Role.AGENT)
 def articles() -> ResponseReturnValue:
     """Every article (drafts too) with feedback counts, and the categories."""
     st = state()
@@ -52,7 +53,7 @@ def _category_arg(raw: str | None) -> int | None:
 
 @bp.route("/new", methods=["GET", "POST"])
 @bp.route("/<int:article_id>/edit", methods=["GET", "POST"])
-@login_required("agent")
+@login_required(Role.AGENT)
 def edit(article_id: int | None = None) -> ResponseReturnValue:
     """The editor: Markdown (live preview) or sanitized HTML, images into the body, draft or published."""
     st = state()
@@ -79,7 +80,7 @@ def edit(article_id: int | None = None) -> ResponseReturnValue:
                 if action == "image":
                     return _add_images(saved)
                 if request.files and attachments.available(st):
-                    attachments.save_files(request, attachments.KB_OWNER, saved.id, user.role if user else "agent")
+                    attachments.save_files(request, attachments.KB_OWNER, saved.id, user.role if user else Role.AGENT)
             except KbError as exc:
                 errors[exc.field] = exc.message
             except attachments.UploadRejected as exc:  # the article is saved, the file is not
@@ -98,7 +99,7 @@ def _add_images(saved: KbArticle) -> ResponseReturnValue:
     """After saving: store the chosen images, put them in the body at the cursor, back to the editor."""
     user = current_user()
     try:
-        added = editor.add_images(state(), request, saved, user.role if user else "agent",
+        added = editor.add_images(state(), request, saved, user.role if user else Role.AGENT,
                                   request.form.get("cursor", ""))
     except (KbError, attachments.UploadRejected) as exc:
         flash(f"Saved, but no image was added: {exc.message}", "error")
@@ -108,7 +109,7 @@ def _add_images(saved: KbArticle) -> ResponseReturnValue:
 
 
 @bp.post("/preview")
-@login_required("agent")
+@login_required(Role.AGENT)
 def live_preview() -> ResponseReturnValue:
     """``{"html": ...}``: the body rendered and sanitized exactly as saving would (the editor's live preview)."""
     _checked_form()
@@ -117,7 +118,7 @@ def live_preview() -> ResponseReturnValue:
 
 
 @bp.post("/<int:article_id>/publish")
-@login_required("agent")
+@login_required(Role.AGENT)
 def publish(article_id: int) -> ResponseReturnValue:
     """Publish (``publish=1``) or unpublish (``publish=0``)."""
     _checked_form()
@@ -130,7 +131,7 @@ def publish(article_id: int) -> ResponseReturnValue:
 
 
 @bp.post("/<int:article_id>/delete")
-@login_required("agent")
+@login_required(Role.AGENT)
 def delete(article_id: int) -> ResponseReturnValue:
     """Delete an article with its feedback and file references."""
     _checked_form()
@@ -141,7 +142,7 @@ def delete(article_id: int) -> ResponseReturnValue:
 
 
 @bp.get("/<int:article_id>/feedback")
-@login_required("agent")
+@login_required(Role.AGENT)
 def feedback(article_id: int) -> ResponseReturnValue:
     """Yes/no counts and every comment of one article."""
     st = state()
@@ -153,7 +154,7 @@ def feedback(article_id: int) -> ResponseReturnValue:
 
 
 @bp.post("/categories")
-@login_required("agent")
+@login_required(Role.AGENT)
 def add_category() -> ResponseReturnValue:
     """Create a category (optionally below another)."""
     _checked_form()
@@ -167,7 +168,7 @@ def add_category() -> ResponseReturnValue:
 
 
 @bp.post("/categories/<int:category_id>/delete")
-@login_required("agent")
+@login_required(Role.AGENT)
 def remove_category(category_id: int) -> ResponseReturnValue:
     """Delete a category; its articles and subcategories move to its parent."""
     _checked_form()

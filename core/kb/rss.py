@@ -19,6 +19,7 @@ from xml.etree import ElementTree as ET
 from flask import Response, request
 
 from core import __version__
+from core.api.paging import lenient_limit
 from core.app_state import AppState
 from core.kb.models import KbArticle, KbCategory
 from core.kb.sanitize import sanitize_html
@@ -95,15 +96,6 @@ def build_feed(st: AppState, articles: list[KbArticle], *, title: str, link: str
     return ET.tostring(rss, encoding="utf-8", xml_declaration=True) + b"\n"
 
 
-def parse_limit(raw: str | None) -> int:
-    """``?limit=``: default 25, clamped to 1..100; junk means the default."""
-    try:
-        value = int(raw) if raw is not None else DEFAULT_LIMIT
-    except ValueError:
-        return DEFAULT_LIMIT
-    return max(1, min(MAX_LIMIT, value))
-
-
 def _render(st: AppState, category_id: int | None, limit: int, stamp: tuple[object, ...]) -> CachedFeed | None:
     base = st.settings.get("server", "base_url").rstrip("/")
     with st.db.session() as s:
@@ -129,7 +121,7 @@ def _render(st: AppState, category_id: int | None, limit: int, stamp: tuple[obje
 
 def feed_response(st: AppState, category_id: int | None) -> Response | None:
     """The (cached) feed as a conditional response; ``None`` when the category does not exist."""
-    limit = parse_limit(request.args.get("limit"))
+    limit = lenient_limit(DEFAULT_LIMIT, MAX_LIMIT)  # default 25, clamped to 1..100
     cache = runtime(st).feed_cache
     key = (category_id, limit)
     cached: CachedFeed | None = cache.get(key)

@@ -48,7 +48,11 @@ def html_to_text(safe_html: str) -> str:
 
 def summary(safe_html: str, length: int = 200) -> str:
     """The first ``length`` characters of the text, cut at a word."""
-    text = html_to_text(safe_html)
+    return cut_text(html_to_text(safe_html), length)
+
+
+def cut_text(text: str, length: int = 200) -> str:
+    """The first ``length`` characters of plain ``text``, cut at a word."""
     if len(text) <= length:
         return text
     return text[:length].rsplit(" ", 1)[0] + "…"

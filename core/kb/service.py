@@ -21,6 +21,7 @@ from core.kb.models import KbArticle, KbCategory, KbFeedback
 from core.kb.sanitize import html_to_text, sanitize_html
 from core.kb.search import SearchBackend, backend_for
 from core.models import utcnow
+from core.types import Role
 
 MAX_TITLE = 300
 
@@ -136,9 +137,10 @@ def category_tree(session: Session) -> list[tuple[KbCategory, int]]:
     return out
 
 
-def descendants(session: Session, category_id: int) -> set[int]:
-    """``category_id`` and every category below it."""
-    tree = category_tree(session)
+def descendants(session: Session, category_id: int,
+                tree: list[tuple[KbCategory, int]] | None = None) -> set[int]:
+    """``category_id`` and every category below it (``tree``: :func:`category_tree`, when already read)."""
+    tree = category_tree(session) if tree is None else tree
     parents = {c.id: c.parent_id for c, _ in tree}
     out = {category_id}
     changed = True
@@ -266,7 +268,7 @@ def delete_article(st: AppState, article_id: int) -> bool:
 
 def can_edit(user: Any) -> bool:
     """Agents and above write the KB."""
-    return user is not None and user.role in ("agent", "manager", "admin")
+    return user is not None and user.role in Role.at_least(Role.AGENT)
 
 
 def visible_article(session: Session, article_id: int, user: Any) -> KbArticle | None:

@@ -22,7 +22,7 @@ import tarfile
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 FORMAT = "plugdesk-backup"
 FORMAT_VERSION = 1
@@ -171,7 +171,7 @@ def parse_blob_index(data: bytes) -> dict[str, tuple[int, bool]]:
     return out
 
 
-def _copy_hashing(stream: BinaryIO, target: Path) -> tuple[str, int]:
+def _copy_hashing(stream: IO[bytes], target: Path) -> tuple[str, int]:
     sha, size = hashlib.sha256(), 0
     with open(target, "wb") as out:
         while chunk := stream.read(COPY_BUFFER):

@@ -115,13 +115,16 @@ def pg_tool(name: str, server: str = "") -> str:
 def snapshot_postgres(url: str, work: Path) -> Snapshot:
     """``pg_dump -Fc`` of an exported snapshot; the blob list is read in that same snapshot."""
     import psycopg
+    from psycopg.conninfo import make_conninfo
 
     parsed = make_url(url)
-    conninfo = {"host": parsed.host, "port": parsed.port, "user": parsed.username, "dbname": parsed.database,
-                "password": parsed.password, **{k: v for k, v in parsed.query.items() if isinstance(v, str)}}
+    conninfo: dict[str, Any] = {"host": parsed.host, "port": parsed.port, "user": parsed.username,
+                                "dbname": parsed.database, "password": parsed.password,
+                                **{k: v for k, v in parsed.query.items() if isinstance(v, str)}}
     target = work / "plugdesk.pgdump"
     try:
-        conn = psycopg.connect(**{k: v for k, v in conninfo.items() if v is not None}, autocommit=True)
+        conn = psycopg.connect(make_conninfo("", **{k: v for k, v in conninfo.items() if v is not None}),
+                               autocommit=True)
     except psycopg.Error as exc:
         raise BackupError(f"cannot connect to PostgreSQL: {exc}".strip()) from None
     with conn:
@@ -204,7 +207,8 @@ def create_backup(state: Any, target: Path, *, blobs: str = "include",
         (work / "settings.json").write_bytes(settings_json)
         members = ((SETTINGS, work / "settings.json"), (BLOB_INDEX, work / "blobs.tsv"),
                    (snapshot.member, snapshot.path))
-        files = {name: {"sha256": _sha256(path), "size": path.stat().st_size} for name, path in members}
+        files: dict[str, dict[str, Any]] = {name: {"sha256": _sha256(path), "size": path.stat().st_size}
+                                            for name, path in members}
         manifest = _manifest(state, snapshot, blobs, files, listed)
         total = files[snapshot.member]["size"] + (manifest["storage"]["bytes"] if blobs == "include" else 0)
         done = [0]

@@ -115,7 +115,7 @@ class _Forward(Collector):
         self.registry = registry
 
     def collect(self) -> Iterator[Any]:
-        return self.registry.collect()
+        yield from self.registry.collect()
 
 
 def render(metrics: Metrics, extra: Sequence[Collector] = ()) -> bytes:

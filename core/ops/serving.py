@@ -70,7 +70,12 @@ def prepare(app: Flask) -> dict[str, Any]:
     path, own = _multiprocess_dir()
     if own:
         master = os.getpid()
-        atexit.register(lambda: os.getpid() == master and shutil.rmtree(path, True))  # not in forked workers
+
+        def cleanup() -> None:
+            if os.getpid() == master:  # not in forked workers
+                shutil.rmtree(path, True)
+
+        atexit.register(cleanup)
     from prometheus_client.values import close_all_multiprocess_files
 
     close_all_multiprocess_files()  # files opened before the directory was emptied

@@ -23,6 +23,7 @@ from werkzeug.exceptions import HTTPException
 
 from core.ops.logs import access, request_id_var
 from core.ops.metrics import DatabaseCollector, Metrics, PoolWatcher, monitor_hooks, render
+from core.types import Role
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -176,7 +177,7 @@ def metrics_allowed(app: Flask) -> bool:
         from core.auth.sessions import has_role, token_user
 
         user = token_user(st.db, supplied)
-        if user is not None and has_role(user, "admin"):
+        if user is not None and has_role(user, Role.ADMIN):
             return True
     nets = app.extensions[EXTENSION]["allow_from"]
     if nets and request.remote_addr:

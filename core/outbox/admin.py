@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from core.db import Database
@@ -72,7 +72,7 @@ def listing(session: Session, states: tuple[str, ...] = ("queued", "sending", "f
             limit: int = 200, now: datetime | None = None) -> list[OutboxMessage]:
     """Rows in ``states``, newest first; ``sent`` ones only from the last 7 days."""
     now = now or utcnow()
-    conds = []
+    conds: list[ColumnElement[bool]] = []
     if "sent" in states:
         conds.append((OutboxMessage.state == "sent") & (OutboxMessage.sent_at >= now - SENT_WINDOW))
     others = tuple(s for s in states if s != "sent")

@@ -20,7 +20,7 @@ from typing import IO, Any
 
 from sqlalchemy import select, text, update
 
-from core.db import Database
+from core.db import Database, rowcount
 from core.models import utcnow
 from core.outbox.models import OutboxMessage
 
@@ -123,7 +123,7 @@ class ClaimGuard:
         with self.db.session() as s:
             done = s.execute(update(OutboxMessage).where(OutboxMessage.state == "sending", condition).values(
                 state="queued", next_attempt_at=utcnow(), claimed_by="", claim_key=None))
-            return int(done.rowcount or 0)
+            return rowcount(done)
 
     def release(self) -> None:
         """Give up the right to claim (the worker stops)."""

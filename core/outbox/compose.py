@@ -45,11 +45,16 @@ class InvalidAddress(ValueError):
     """An address that cannot be used as a recipient (the message says why, without echoing control chars)."""
 
 
-def clean_header_text(value: Any, limit: int) -> str:
-    """One line of header text: every control character and line/paragraph separator becomes a space,
-    runs of white space collapse, and the result is cut to ``limit`` characters (with an ellipsis)."""
+def one_line(value: Any) -> str:
+    """``value`` as one line: every control character (CR/LF!) and line/paragraph separator becomes a space
+    and runs of white space collapse. For single-line input that later reaches a header (ticket subjects)."""
     text = "".join(" " if unicodedata.category(ch) in ("Cc", "Zl", "Zp") else ch for ch in str(value or ""))
-    text = " ".join(text.split())
+    return " ".join(text.split())
+
+
+def clean_header_text(value: Any, limit: int) -> str:
+    """One line of header text (:func:`one_line`), cut to ``limit`` characters (with an ellipsis)."""
+    text = one_line(value)
     if len(text) > limit:
         text = text[: limit - 1].rstrip() + "…"
     return text
@@ -192,23 +197,23 @@ def build_message(*, sender: str, sender_name: str, to_addr: str, to_name: str, 
     if needs_smtputf8(to_addr, sender):
         return _build_international(sender, sender_name, to_addr, to_name, subject, body, html, msg_id, extra,
                                     date)
-    plain_part = MIMEText(body, "plain", _UTF8_QP if not body.isascii() else "us-ascii")
+    plain_part = MIMEText(body, "plain", _UTF8_QP if not body.isascii() else "us-ascii")  # type: ignore[arg-type]
     if html:
         msg: Message = MIMEMultipart("alternative")
         msg.attach(plain_part)
-        msg.attach(MIMEText(html, "html", _UTF8_QP if not html.isascii() else "us-ascii"))
+        msg.attach(MIMEText(html, "html", _UTF8_QP if not html.isascii() else "us-ascii"))  # type: ignore[arg-type]
     else:
         msg = plain_part
     msg["From"] = formataddr((clean_header_text(sender_name, NAME_MAX), sender), charset="utf-8")
     msg["To"] = formataddr((clean_header_text(to_name, NAME_MAX), to_addr), charset="utf-8")
-    msg["Subject"] = subject if subject.isascii() else Header(subject, "utf-8", header_name="Subject")
+    msg["Subject"] = subject if subject.isascii() else Header(subject, "utf-8", header_name="Subject")  # type: ignore[assignment]
     msg["Date"] = formatdate(date, localtime=False)
     msg["Message-ID"] = clean_header_text(msg_id, 250).replace(" ", "")
     for name, value in extra:
         if name == "Reply-To":
             msg[name] = formataddr(value, charset="utf-8")
         else:
-            msg[name] = value if value.isascii() else Header(value, "utf-8", header_name=name)
+            msg[name] = value if value.isascii() else Header(value, "utf-8", header_name=name)  # type: ignore[assignment]
     out = io.BytesIO()
     BytesGenerator(out, mangle_from_=False, policy=_WIRE).flatten(msg)
     return out.getvalue()

@@ -15,9 +15,9 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Table, delete, select, update
 
 from core.models import utcnow
 from core.outbox.claims import ClaimGuard
@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from core.app_state import AppState
 
 log = logging.getLogger("plugdesk.outbox")
+_TABLE = cast(Table, OutboxMessage.__table__)  # per-message reads and writes skip the ORM session (speed)
 
 
 @dataclass
@@ -104,11 +105,12 @@ class Delivery:
     # ------------------------------------------------------------------ one message
     def deliver(self, row_id: int, report: DrainReport, now: Callable[[], datetime] = utcnow) -> None:
         """Render, build and send one claimed row, then commit its outcome."""
-        with self.state.db.session() as s:
-            row = s.get(OutboxMessage, row_id)
-            if row is None or row.state != "sending" or row.claimed_by != self.guard.name:
-                return
-            s.expunge(row)
+        table = _TABLE
+        with self.state.db.engine.connect() as conn:  # a plain read: no ORM session per message
+            found = conn.execute(select(table).where(table.c.id == row_id)).first()
+        if found is None or found.state != "sending" or found.claimed_by != self.guard.name:
+            return
+        row = OutboxMessage(**found._mapping)  # transient, never added to a session
         try:
             rendered = render(self.state, row)
         except Exception as exc:  # a database hiccup while issuing a token, say: try again later
@@ -161,9 +163,10 @@ class Delivery:
             report.errors.append(error.reason)
             log.info("outbox: message %s not delivered (%s); attempt %s in %.0f s", row.id, error.reason,
                      row.attempts + 1, delay)
-        with self.state.db.session() as s:
-            s.execute(update(OutboxMessage).where(OutboxMessage.id == row.id, OutboxMessage.state == "sending",
-                                                  OutboxMessage.claimed_by == self.guard.name).values(**values))
+        table = _TABLE
+        with self.state.db.engine.begin() as conn:  # one small write, committed before the next message
+            conn.execute(update(table).where(table.c.id == row.id, table.c.state == "sending",
+                                             table.c.claimed_by == self.guard.name).values(**values))
 
     # ------------------------------------------------------------------ passes
     def drain(self, now: Callable[[], datetime] = utcnow, max_batches: int | None = None) -> DrainReport:

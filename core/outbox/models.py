@@ -12,7 +12,7 @@ from core.db import Base, UTCDateTime
 from core.models import utcnow
 
 #: Row states. ``sending`` rows are claimed by a live worker; a dead worker's rows go back to ``queued``.
-STATES = ("queued", "sending", "sent", "failed", "discarded")
+STATES = ("queued", "sending", "sent", "failed", "discarded", "bounced")  # bounced: a DSN came back (core.inbound)
 
 
 class OutboxMessage(Base):
@@ -25,7 +25,8 @@ class OutboxMessage(Base):
     """
 
     __tablename__ = "mail_outbox"
-    __table_args__ = (Index("ix_mail_outbox_state_due", "state", "next_attempt_at"),)
+    __table_args__ = (Index("ix_mail_outbox_state_due", "state", "next_attempt_at"),
+                      {"sqlite_autoincrement": True})  # ids are shown to admins: never reused (0012)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

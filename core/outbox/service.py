@@ -17,9 +17,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from core.db import Database
+from core.mail import MailError
 from core.models import utcnow
 from core.outbox.compose import (
     InvalidAddress,
@@ -119,12 +121,18 @@ class OutboxMailer:
 
     def send(self, to: str, subject: str, body: str, *, html: str | None = None, to_name: str = "",
              ticket_id: int | None = None, related: str = "", auto: bool = True) -> int:
-        """Queue one message; return its outbox id. Joins the current core transaction when there is one."""
+        """Queue one message; return its outbox id. Joins the current core transaction when there is one.
+
+        :raises core.MailError: when the message could not be queued in a transaction of its own.
+        """
         session = _ambient.get()
         if session is not None and session.get_bind() is self.db.engine:
             return self._add(session, to, subject, body, html, to_name, ticket_id, related, auto)
-        with self.db.session() as own:
-            return self._add(own, to, subject, body, html, to_name, ticket_id, related, auto)
+        try:
+            with self.db.session() as own:
+                return self._add(own, to, subject, body, html, to_name, ticket_id, related, auto)
+        except SQLAlchemyError as exc:  # the database is unreachable: the caller decides (core.MailError)
+            raise MailError(f"the message could not be queued: {exc.__class__.__name__}") from exc
 
     def _add(self, session: Session, to: str, subject: str, body: str, html: str | None, to_name: str,
              ticket_id: int | None, related: str, auto: bool) -> int:

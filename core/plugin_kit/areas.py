@@ -309,5 +309,27 @@ def test_user_registered_is_handled(app: Any, hook_recorder: Any, caplog: Any) -
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
 ''')
 
+
+
+def _redirect() -> Area:
+    """The ``redirect`` area (single sign-on), kept in :mod:`core.plugin_kit.area_redirect`."""
+    from core.plugin_kit.area_redirect import REDIRECT_PARTS
+
+    return Area(**REDIRECT_PARTS)
+
+
+REDIRECT = _redirect()
+
+
+def _mail_sources() -> Area:
+    """The ``mail_sources`` area (email to ticket), kept in :mod:`core.plugin_kit.area_mail`."""
+    from core.plugin_kit.area_mail import MAIL_SOURCES_PARTS
+
+    return Area(**MAIL_SOURCES_PARTS)
+
+
+MAIL_SOURCES = _mail_sources()
+
 AREAS_BY_NAME: dict[str, Area] = {"auth": AUTH, "captcha": CAPTCHA, "storage": STORAGE, "moderation": MODERATION,
-                                  "retention": RETENTION, "other": OTHER}
+                                  "retention": RETENTION, "other": OTHER,
+                                  "redirect": REDIRECT, "mail_sources": MAIL_SOURCES}

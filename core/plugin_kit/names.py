@@ -6,11 +6,12 @@ import keyword
 import re
 
 #: The areas a scaffold can target (each gets its hooks and its contract suite).
-AREAS = ("auth", "captcha", "storage", "moderation", "retention", "other")
+AREAS = ("auth", "captcha", "storage", "moderation", "retention", "other", "redirect", "mail_sources")
 
 #: Plugins shipped with plugdesk (also refused when the entry points cannot be read).
 IN_TREE = ("auth_local", "auth_ldap", "captcha_builtin", "captcha_recaptcha", "storage_fs", "storage_s3",
-           "moderation_newusers", "retention_departments", "notify_email")
+           "moderation_newusers", "retention_departments", "notify_email", "auth_oidc",
+           "mail_imap")
 
 #: Names that would shadow plugdesk's own packages, pytest's or Python's, or read as a keyword in config.
 RESERVED = frozenset({"core", "plugins", "plugin", "plugdesk", "test", "tests", "testing", "conftest", "setup",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from core.inbound.rules import parse_sender_list
 from core.security.validators import ip_list_warnings, parse_extensions, parse_ip_list, parse_origins
 from core.types import SettingSpec
 from core.web.ratelimit import validate_limit
@@ -81,6 +82,10 @@ SECURITY_SETTINGS: list[SettingSpec] = [
     SettingSpec("security.ip_blacklist", "list", [], "IP blacklist",
                 "Addresses and CIDR ranges (IPv4/IPv6), one per line, that cannot leave KB feedback.",
                 tab="IP Blacklist", validate=parse_ip_list, warn=ip_list_warnings),
+    SettingSpec("security.blocked_senders", "list", [], "Blocked email senders",
+                "Addresses (alice@example.com) or domains (@example.com, subdomains too), one per line, whose email "
+                "never opens or answers a ticket: it is filed with the reason (Management › Mail › Inbound).",
+                tab="IP Blacklist", validate=parse_sender_list),
     SettingSpec("security.uploads.agent_extensions", "list", ["*"], "Agents' allowed extensions",
                 "One per line with the dot (.pdf), or * for all.", tab="Uploads", validate=parse_extensions),
     SettingSpec("security.uploads.max_file_mb", "int", 25, "Largest file (MiB)",

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
+from core.types import Role
+
 if TYPE_CHECKING:  # pragma: no cover
     from core.app_state import AppState
     from core.types import UserInfo
@@ -134,9 +136,9 @@ def can_read_message(user: UserInfo | None, message_id: int) -> bool:
         if row is None:
             return False
         rank = ROLE_RANK.get(user.role, -1)
-        if rank >= ROLE_RANK["manager"]:
+        if rank >= Role.MANAGER.rank:
             return True
-        if rank >= ROLE_RANK["agent"] and s.scalar(select(exists().where(
+        if rank >= Role.AGENT.rank and s.scalar(select(exists().where(
                 DepartmentAgent.user_id == user.id, DepartmentAgent.department_id == row.department_id))):
             return True
         return not row.internal and row.customer_id == user.id

@@ -22,6 +22,7 @@ from core.models import AuditEntry
 from core.tickets import attachments
 from core.tickets.info import current_state, emit, listeners, ticket_infos
 from core.tickets.models import Ticket, TicketEvent, TicketMessage
+from core.types import TicketStatus
 
 DEFAULT_BATCH = 10000
 T = table_of(Ticket)
@@ -42,19 +43,20 @@ class Rule:
 
 def close_condition(rule: Rule) -> ColumnElement[bool]:
     """Waiting tickets whose last agent reply is older than the cut-off."""
-    return and_(T.c.department_id == rule.department_id, T.c.status == "waiting",
+    return and_(T.c.department_id == rule.department_id, T.c.status == TicketStatus.WAITING,
                 T.c.last_agent_reply_at < rule.before)
 
 
 def lock_condition(rule: Rule) -> ColumnElement[bool]:
     """Closed, unlocked tickets closed before the cut-off (by hand or automatically)."""
-    return and_(T.c.department_id == rule.department_id, T.c.status == "closed", T.c.locked.is_(False),
+    return and_(T.c.department_id == rule.department_id, T.c.status == TicketStatus.CLOSED, T.c.locked.is_(False),
                 T.c.closed_at < rule.before)
 
 
 def delete_condition(rule: Rule) -> ColumnElement[bool]:
     """Closed tickets closed before the cut-off."""
-    return and_(T.c.department_id == rule.department_id, T.c.status == "closed", T.c.closed_at < rule.before)
+    return and_(T.c.department_id == rule.department_id, T.c.status == TicketStatus.CLOSED,
+                T.c.closed_at < rule.before)
 
 
 def count(db: Database, condition: ColumnElement[bool]) -> int:
@@ -138,9 +140,10 @@ def _record_where(s: Session, chosen: ColumnElement[bool], rule: Rule, actor: st
 
 def close_tickets(db: Database, rule: Rule, *, actor: str = "retention", batch: int = DEFAULT_BATCH) -> int:
     """Close waiting tickets past the rule's cut-off; return how many were closed."""
-    return _ranged(db, rule, close_condition(rule), {"status": "closed", "closed_at": rule.now,
+    return _ranged(db, rule, close_condition(rule), {"status": TicketStatus.CLOSED, "closed_at": rule.now,
                                                      "updated_at": rule.now},
-                   "auto_closed", "ticket.retention_close", {"status": "waiting"}, "ticket_closed", actor, batch)
+                   "auto_closed", "ticket.retention_close", {"status": TicketStatus.WAITING}, "ticket_closed",
+                   actor, batch)
 
 
 def lock_tickets(db: Database, rule: Rule, *, actor: str = "retention", batch: int = DEFAULT_BATCH) -> int:
@@ -166,7 +169,8 @@ def delete_tickets(db: Database, rule: Rule, *, actor: str = "retention", batch:
             ["at", "actor", "ip", "action", "target", "old", "new"],
             select(literal(rule.now, UTCDateTime()), literal(actor, String()), literal("", String()),
                    literal("ticket.retention_delete", String()), literal("ticket:", String()) + cast(T.c.id, String()),
-                   literal({"status": "closed"}, JSON()), literal(rule.detail, JSON())).where(T.c.id.in_(done))))
+                   literal({"status": TicketStatus.CLOSED}, JSON()), literal(rule.detail, JSON()))
+            .where(T.c.id.in_(done))))
         s.execute(delete(MESSAGES).where(MESSAGES.c.id.in_(chosen_msgs)))
         s.execute(delete(EVENTS).where(EVENTS.c.ticket_id.in_(done)))
         s.execute(delete(T).where(T.c.id.in_(done)))

@@ -20,6 +20,7 @@ from core.tickets.departments import (
     save_department,
 )
 from core.tickets.models import Department, Ticket
+from core.types import Role
 from core.web.forms import PostForm
 from core.web.helpers import current_user, login_required, request_info
 
@@ -30,7 +31,7 @@ SWITCH_LABELS = {"auto_close_days": "Close tickets automatically",
 
 
 @bp.route("/departments", methods=["GET", "POST"])
-@login_required("manager")
+@login_required(Role.MANAGER)
 def departments() -> ResponseReturnValue:
     """All departments with ticket counts and retention rules; create one; the last retention run."""
     st = state()
@@ -76,7 +77,7 @@ def _retention_form() -> tuple[dict[str, Any], dict[str, str]]:
 
 @bp.route("/departments/<int:department_id>", methods=["GET", "POST"])
 @bp.route("/departments/<int:department_id>/<tab>", methods=["GET", "POST"])
-@login_required("manager")
+@login_required(Role.MANAGER)
 def edit(department_id: int, tab: str = "general") -> ResponseReturnValue:
     """General tab (name, description, public, agents) and Tickets tab (the three retention switches)."""
     if tab not in ("general", "tickets"):
@@ -112,7 +113,7 @@ def edit(department_id: int, tab: str = "general") -> ResponseReturnValue:
         if dept is None:
             abort(404)
         members = set(agent_ids(s, department_id))
-        staff = list(s.scalars(select(User).where(User.role.in_(("agent", "manager", "admin")))
+        staff = list(s.scalars(select(User).where(User.role.in_(Role.at_least(Role.AGENT)))
                                .order_by(User.username_key)))
     values = {k: getattr(dept, k) for k in RETENTION_FIELDS}
     values.update({k: v for k, v in posted.items() if k in RETENTION_FIELDS})

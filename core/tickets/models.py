@@ -63,7 +63,7 @@ class Ticket(Base):
     department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
     guest_email: Mapped[str] = mapped_column(String(320), default="")
-    status: Mapped[str] = mapped_column(String(16), default="open")
+    status: Mapped[str] = mapped_column(String(16), default=TicketStatus.OPEN.value)
     locked: Mapped[bool] = mapped_column(Boolean, default=False)
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

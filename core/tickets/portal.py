@@ -12,6 +12,7 @@ from core.captcha import check_captcha, render_captcha
 from core.tickets import attachments, service
 from core.tickets.flashing import attempt
 from core.tickets.models import Department, Ticket
+from core.types import TicketStatus
 from core.users import to_info
 from core.web.forms import PostForm
 from core.web.helpers import current_user, login_required, request_info
@@ -111,6 +112,6 @@ def close(ticket_id: int) -> ResponseReturnValue:
     assert user is not None
     if not PostForm().validate_on_submit():
         abort(400)
-    attempt(lambda: service.update_ticket(state(), ticket_id, user, service.Changes(status="closed")),
+    attempt(lambda: service.update_ticket(state(), ticket_id, user, service.Changes(status=TicketStatus.CLOSED)),
             "The ticket is closed. Reply to reopen it.")
     return redirect(url_for("tickets_portal.view", ticket_id=ticket_id))

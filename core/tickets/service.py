@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from core.auth.sessions import has_role
 from core.auth.verification import verified_email_required
 from core.models import AuditEntry, User, utcnow
+from core.outbox.compose import one_line
 from core.outbox.service import joining
 from core.tickets import attachments
 from core.tickets.info import emit, message_info, ticket_infos
@@ -140,7 +141,12 @@ def _reply_target(s: Session, user: User, ticket_id: int, internal: bool) -> tup
 
 def create_ticket(state: AppState, *, user: User | None, department_id: Any, subject: str, body: str,
                   guest_email: str = "", uploads: Sequence[Any] = ()) -> int:
-    """Open a ticket with its first message; fire ``ticket_created``. Guests need ``tickets.allow_guests``."""
+    """Open a ticket with its first message; fire ``ticket_created``. Guests need ``tickets.allow_guests``.
+
+    The subject is kept on one line (control characters and line breaks become spaces): it goes into
+    notification headers.
+    """
+    subject = one_line(subject)
     _check_text(subject, body)
     unverified = verified_email_required(state, to_info(user) if user else None)
     if unverified:

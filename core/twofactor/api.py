@@ -19,6 +19,7 @@ from core.auth.session_records import end_one, list_sessions
 from core.auth.sessions import end_all_sessions
 from core.models import AuditEntry
 from core.twofactor import passkeys, recovery, service, totp
+from core.types import Role
 from core.users import to_info
 from core.web.errors import problem
 from core.web.helpers import request_info
@@ -211,7 +212,7 @@ def end_all() -> ResponseReturnValue:
 
 
 @api_route(bp, "/users/<int:user_id>/two-factor/reset", "POST", summary="Reset a user's second factors (admins)",
-           auth="admin", tags=TAGS, responses={204: ("Reset; the user was emailed and logged out", None),
+           auth=Role.ADMIN, tags=TAGS, responses={204: ("Reset; the user was emailed and logged out", None),
                                                403: ("Forbidden", None), 404: ("No such user", None),
                                                409: ("Not for your own account", None)})
 def admin_reset(user_id: int) -> ResponseReturnValue:

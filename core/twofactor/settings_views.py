@@ -13,13 +13,13 @@ from typing import Any
 from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_wtf import FlaskForm
-from webauthn.helpers import base64url_to_bytes, bytes_to_base64url
 from wtforms import PasswordField, StringField
 from wtforms.validators import InputRequired, Length
 
 from core.app_state import state
 from core.models import AuditEntry
 from core.twofactor import passkeys, recovery, service, totp
+from core.twofactor.passkeys import base64url_to_bytes, bytes_to_base64url
 from core.types import UserInfo
 from core.users import to_info
 from core.web.helpers import current_user, login_required, request_info

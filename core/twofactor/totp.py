@@ -14,9 +14,6 @@ import io
 import time
 from urllib.parse import urlsplit
 
-import pyotp
-import qrcode
-import qrcode.image.svg
 from sqlalchemy import delete, select, update
 
 from core.app_state import AppState
@@ -50,6 +47,8 @@ def matching_step(secret: str, code: str, at: float | None = None) -> int | None
     code = clean(code)
     if not code:
         return None
+    import pyotp  # imported on first use: a serving worker that never checks a code does not carry it
+
     totp = pyotp.TOTP(secret, interval=STEP)
     current = int((now() if at is None else at) // STEP)
     found = None
@@ -61,6 +60,9 @@ def matching_step(secret: str, code: str, at: float | None = None) -> int | None
 
 def qr_data_uri(uri: str) -> str:
     """An SVG QR code of ``uri`` as a ``data:`` URI (images may be inline under the CSP; scripts may not)."""
+    import qrcode  # imported on first enrolment, not in every worker
+    import qrcode.image.svg
+
     image = qrcode.make(uri, image_factory=qrcode.image.svg.SvgPathImage, box_size=10, border=2)
     buffer = io.BytesIO()
     image.save(buffer)
@@ -72,6 +74,8 @@ def begin(state: AppState, user_id: int, account_name: str) -> dict[str, str]:
 
     :raises ValueError: the user already has a confirmed authenticator app (turn it off first).
     """
+    import pyotp
+
     secret = pyotp.random_base32()
     with state.db.session() as s:
         row = s.get(TotpSecret, user_id)

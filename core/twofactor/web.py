@@ -14,7 +14,6 @@ from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_t
 from flask.typing import ResponseReturnValue
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from webauthn.helpers import base64url_to_bytes, bytes_to_base64url
 from wtforms import StringField
 from wtforms.validators import InputRequired, Length
 
@@ -23,7 +22,8 @@ from core.auth.sessions import start_session
 from core.models import User
 from core.twofactor import passkeys, service
 from core.twofactor.models import Passkey, TotpSecret
-from core.types import UserInfo
+from core.twofactor.passkeys import base64url_to_bytes, bytes_to_base64url
+from core.types import Role, UserInfo
 from core.users import to_info
 from core.web.forms import PostForm
 from core.web.helpers import current_user, login_required, request_info, safe_next
@@ -65,11 +65,14 @@ def _pending() -> UserInfo | None:
 
 def _finish(user: UserInfo) -> str:
     """Start the real session (second factor passed); return where to go."""
-    target = safe_next((session.get("tfa") or {}).get("next"))
+    pending = session.get("tfa") or {}
+    target = safe_next(pending.get("next"))
     with state().db.session() as s:
         row = s.get(User, user.id)
         assert row is not None  # _pending() just read it
         start_session(row, second_factor=True)
+    if isinstance(pending.get("sso"), str):  # a single sign-on: keep its provider for RP-initiated logout
+        session["sso"] = pending["sso"]
     return target
 
 
@@ -153,7 +156,7 @@ def enrolment_gate() -> ResponseReturnValue | None:
 
 
 @bp.post("/manage/users/<int:user_id>/two-factor/reset")
-@login_required("admin")
+@login_required(Role.ADMIN)
 def admin_reset(user_id: int) -> ResponseReturnValue:
     """Remove every second factor of another user (audited; the user is emailed and logged out)."""
     actor = current_user()

@@ -15,6 +15,7 @@ from core.auth.sessions import end_all_sessions, has_role
 from core.models import ROLES, AuditEntry, User
 from core.plugin_calls import PluginCallError
 from core.runtime_settings import SettingsValidationError, form_value
+from core.types import Role
 from core.web.forms import PostForm
 from core.web.helpers import current_user, login_required, request_info
 
@@ -25,7 +26,7 @@ TABS = ("General", "Password Requirements", "IP Blacklist", "Uploads")
 
 
 @bp.get("/")
-@login_required("agent")
+@login_required(Role.AGENT)
 def dashboard() -> ResponseReturnValue:
     """Counts at a glance."""
     with state().db.session() as s:
@@ -35,7 +36,7 @@ def dashboard() -> ResponseReturnValue:
 
 @bp.route("/settings", methods=["GET", "POST"])
 @bp.route("/settings/<tab>", methods=["GET", "POST"])
-@login_required("manager")
+@login_required(Role.MANAGER)
 def settings(tab: str = "general") -> ResponseReturnValue:
     """Settings > Security; admins edit, managers read."""
     st = state()
@@ -46,7 +47,7 @@ def settings(tab: str = "general") -> ResponseReturnValue:
         abort(404)
     specs = [s for s in st.runtime.specs.values() if s.tab == tabs[tab]]
     user = current_user()
-    editable = has_role(user, "admin")
+    editable = has_role(user, Role.ADMIN)
     form = PostForm()
     errors: dict[str, str] = {}
     values = dict(st.runtime.all())
@@ -77,7 +78,7 @@ def settings(tab: str = "general") -> ResponseReturnValue:
 
 
 @bp.route("/plugins", methods=["GET", "POST"])
-@login_required("manager")
+@login_required(Role.MANAGER)
 def plugins() -> ResponseReturnValue:
     """Enabled plugins with version, distribution, hooks, warnings, and a connection test for admins."""
     st = state()
@@ -94,7 +95,7 @@ def plugins() -> ResponseReturnValue:
     testable = st.host.implementers("plugin_diagnose")
     steps, tested = None, None
     if request.method == "POST":
-        if not has_role(current_user(), "admin"):
+        if not has_role(current_user(), Role.ADMIN):
             abort(403)
         tested = request.form.get("plugin", "")
         if not form.validate_on_submit() or tested not in testable:
@@ -102,11 +103,11 @@ def plugins() -> ResponseReturnValue:
         steps = st.host.one(tested, "plugin_diagnose", ctx=st.ctx, provider=None, username=None) or []
     return render_template("manage/plugins.html", plugins=st.host.info.values(), warnings=warnings,
                            testable=testable, steps=steps, tested=tested, form=form,
-                           editable=has_role(current_user(), "admin"))
+                           editable=has_role(current_user(), Role.ADMIN))
 
 
 @bp.route("/users", methods=["GET", "POST"])
-@login_required("admin")
+@login_required(Role.ADMIN)
 def users() -> ResponseReturnValue:
     """List users; change a role; disable or enable an account."""
     st = state()
@@ -153,7 +154,7 @@ def users() -> ResponseReturnValue:
 
 
 @bp.get("/audit")
-@login_required("manager")
+@login_required(Role.MANAGER)
 def audit() -> ResponseReturnValue:
     """The audit log, newest first, filterable by actor, action and target."""
     filters = {k: (request.args.get(k) or "").strip()[:100] for k in ("actor", "action", "target")}
@@ -167,7 +168,7 @@ def audit() -> ResponseReturnValue:
 
 
 @bp.route("/lockouts", methods=["GET", "POST"])
-@login_required("manager")
+@login_required(Role.MANAGER)
 def lockouts() -> ResponseReturnValue:
     """Accounts locked by brute-force protection in the last 24 h; admins can lift a lock."""
     from datetime import timedelta
@@ -178,7 +179,7 @@ def lockouts() -> ResponseReturnValue:
     form = PostForm()
     actor = current_user()
     if request.method == "POST":
-        if not has_role(actor, "admin"):
+        if not has_role(actor, Role.ADMIN):
             abort(403)
         if form.validate_on_submit():
             target = (request.form.get("account") or "")[:320]
@@ -199,4 +200,4 @@ def lockouts() -> ResponseReturnValue:
             if lock.locked:
                 active[row.target] = {"account": row.target, "ip": row.ip, "since": row.at, "until": lock.until}
     return render_template("manage/lockouts.html", locks=list(active.values()), form=form,
-                           editable=has_role(actor, "admin"))
+                           editable=has_role(actor, Role.ADMIN))

@@ -170,15 +170,23 @@ def logout() -> ResponseReturnValue:
     user = current_user()
     from flask import session
 
-    from core.auth.redirect_login import SESSION_PROVIDER, logout_url
+    from core.auth.redirect_login import SESSION_PROVIDER, logout_url, providers
 
     provider_logout = None
+    sso_name = session.get(SESSION_PROVIDER)
     if form.validate_on_submit() and user is not None:
         end_all_sessions(state().db, user.id)
-        provider_logout = logout_url(state(), to_info(user), session.get(SESSION_PROVIDER))  # single sign-on
+        provider_logout = logout_url(state(), to_info(user), sso_name)  # single sign-on
     session.clear()
     flash("You have been logged out.", "success")
-    return redirect(provider_logout or url_for("portal.index"))
+    if provider_logout:  # a page, not a redirect: the form's CSP form-action 'self' would block it
+        from core.web.sso_views import leave
+
+        found = providers(state()).get(sso_name or "")
+        label = found.info.label if found else "your identity provider"
+        return leave(provider_logout, label, "Signing you out", f"You are signed out here. Signing you out at "
+                     f"{label} too.")
+    return redirect(url_for("portal.index"))
 
 
 @bp.route("/profile", methods=["GET", "POST"])

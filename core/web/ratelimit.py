@@ -1,4 +1,4 @@
-"""Per-client-address limits with flask-limiter, stored in ``[limits] storage`` (memory or Redis).
+"""Per-client-address limits with flask-limiter, stored in ``[limits] storage`` (memory, local or Redis).
 
 The client address is ``request.remote_addr`` after ProxyFix applied ``server.trusted_proxies`` hops, so a
 client rotating its own X-Forwarded-For header cannot escape the limit.
@@ -7,7 +7,8 @@ client rotating its own X-Forwarded-For header cannot escape the limit.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import cast
+from functools import wraps
+from typing import Any, cast
 
 from flask import Flask, Response, request
 from flask.typing import RouteCallable
@@ -24,6 +25,8 @@ RESET_LIMIT = "10 per hour"
 #: Endpoints that create accounts (and send a confirmation email): every POST counts against
 #: ``security.registration.ip_limit``.
 REGISTER_ENDPOINTS = ("portal.register_view", "api.register_route")
+#: Every limit here applies to POSTs only, so other requests skip flask-limiter's per-request work.
+LIMITED_METHODS = frozenset({"POST"})
 
 
 def client_ip() -> str:
@@ -41,12 +44,24 @@ def validate_limit(value: str) -> str:
     return value.strip()
 
 
+def limiter_storage_uri(state: AppState) -> str:
+    """flask-limiter's storage for ``[limits] storage``: ``local://`` becomes the machine-wide SQLite file
+    (:class:`core.limits_local.LocalLimiterStorage`), the others are passed on as they are."""
+    url = state.settings.get("limits", "storage")
+    if not url.startswith("local://"):
+        return url
+    from core.limits_local import LocalLimiterStorage, local_path
+
+    return f"{LocalLimiterStorage.STORAGE_SCHEME[0]}://{local_path(url, state.settings.data_dir)}"
+
+
 def install(app: Flask, state: AppState) -> Limiter:
     """Create the app's limiter and put the per-address login limit on the login endpoints."""
-    limiter = Limiter(client_ip, app=app, storage_uri=state.settings.get("limits", "storage"),
+    limiter = Limiter(client_ip, app=app, storage_uri=limiter_storage_uri(state),
                       headers_enabled=True, swallow_errors=True, in_memory_fallback_enabled=True,
                       key_prefix="plugdesk-rl")
     app.extensions["plugdesk_limiter"] = limiter
+    _check_writes_only(app, limiter)
     login_limit: Callable[[], str] = lambda: state.runtime.get("security.brute_force.ip_limit")  # noqa: E731
     limit_endpoints(app, limiter, LOGIN_ENDPOINTS, login_limit, failed_only=True,
                     exempt_when=lambda: not state.runtime.get("security.brute_force.enabled"))
@@ -55,6 +70,27 @@ def install(app: Flask, state: AppState) -> Limiter:
     limit_endpoints(app, limiter, [e for e in REGISTER_ENDPOINTS if e in app.view_functions], register_limit,
                     shared_scope="register")  # the form and the API share one budget per address
     return limiter
+
+
+def _check_writes_only(app: Flask, limiter: Limiter) -> None:
+    """Run flask-limiter's before-request check for POSTs only (profiling showed it resolving, filtering and
+    discarding limits on every page view, twice for a limited endpoint: once here, once in its decorator)."""
+    hooks = app.before_request_funcs.setdefault(None, [])
+    check = limiter._check_request_limit
+    for i, hook in enumerate(hooks):
+        if hook == check:
+            def gated() -> None:
+                if request.method in LIMITED_METHODS:
+                    check()
+            hooks[i] = gated
+
+
+def _posts_only(limited: Callable[..., Any], view: Callable[..., Any]) -> Callable[..., Any]:
+    """The limited view for POSTs, the plain view otherwise (the limits are declared for POST only)."""
+    @wraps(view)
+    def dispatch(*args: Any, **kwargs: Any) -> Any:
+        return (limited if request.method in LIMITED_METHODS else view)(*args, **kwargs)
+    return dispatch
 
 
 def limit_endpoints(app: Flask, limiter: Limiter, endpoints: Iterable[str], limit: str | Callable[[], str], *,
@@ -71,4 +107,5 @@ def limit_endpoints(app: Flask, limiter: Limiter, endpoints: Iterable[str], limi
         else:
             limited = limiter.limit(limit, methods=["POST"], deduct_when=deduct, exempt_when=exempt_when,
                                     scope=endpoint)
-        app.view_functions[endpoint] = cast(RouteCallable, limited(view))  # the decorator keeps sync views sync
+        # the decorator keeps sync views sync
+        app.view_functions[endpoint] = cast(RouteCallable, _posts_only(limited(view), view))

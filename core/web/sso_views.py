@@ -3,7 +3,8 @@
 Routes (``[server] base_url`` + path):
 
 * ``POST /login/sso/NAME`` - a "Sign in with LABEL" button (CSRF-protected form); sends the browser to the
-  provider.
+  provider through a short page (:func:`leave`), because browsers apply the form's CSP ``form-action 'self'``
+  to the redirects of a form submission.
 * ``GET /login/sso/NAME/callback`` - the redirect URI to register at the provider.
 * ``GET|POST /login/sso/link`` - "this address has an account here: enter its password to link them".
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, redirect, render_template, request, session
+from flask import Blueprint, Flask, make_response, redirect, render_template, request, session
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFProtect
 from wtforms import PasswordField
@@ -56,9 +57,27 @@ def _error(exc: flow.RedirectLoginError) -> ResponseReturnValue:
                            detail=exc.detail), exc.status
 
 
+def leave(url: str, label: str, title: str, detail: str) -> ResponseReturnValue:
+    """Send the browser to a provider's ``url`` after a form POST (sign-in button, logout).
+
+    A 303 would be blocked: the page's CSP ``form-action 'self'`` covers the redirects that follow a form
+    submission. So the answer is a small page that moves on at once (``Refresh`` header and ``<meta>``) and
+    has a "Continue to LABEL" link for browsers that do not.
+    """
+    response = make_response(render_template("portal/sso_redirect.html", url=url, label=label, title=title,
+                                             detail=detail))
+    response.headers["Refresh"] = f"0; url={url}"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def _signed_in(done: flow.Completed, *, recorded: bool = False) -> ResponseReturnValue:
     """Go on exactly as a password login does: the second factor when the account has one, else the session
     (login recorded, ``user_logged_in`` told); remember the provider for RP-initiated logout.
+
+    Two-factor: an account with a second factor at plugdesk is asked for it after the provider
+    (:func:`core.twofactor.web.begin`), unless the provider vouched for a second factor of its own
+    (``Identity.mfa``, e.g. auth_oidc's ``trust_provider_mfa``); such a session counts as two-factor.
 
     :param recorded: the password login of the linking page already counted and recorded this login.
     """
@@ -67,14 +86,16 @@ def _signed_in(done: flow.Completed, *, recorded: bool = False) -> ResponseRetur
         flow.count_login(st, "ok")
     from core.twofactor.service import has_second_factor
 
-    if has_second_factor(st, done.user.id):  # no session until the second factor is checked
+    if not done.mfa and has_second_factor(st, done.user.id):  # no session until the second factor is checked
         from core.twofactor.web import begin as second_factor
 
-        return second_factor(done.user, done.target)
+        response = second_factor(done.user, done.target)
+        session["tfa"] = {**session["tfa"], "sso": done.provider}  # kept through the second step (logout)
+        return response
     if not recorded:
         complete_login(st, done.user, request_info())
     with st.db.session() as s:
-        start_session(s.get_one(User, done.user.id))
+        start_session(s.get_one(User, done.user.id), second_factor=done.mfa)
     session[flow.SESSION_PROVIDER] = done.provider
     return redirect(safe_next(done.target))
 
@@ -86,9 +107,11 @@ def begin(name: str) -> ResponseReturnValue:
         return _error(flow.RedirectLoginError(400, "Please try again", "The sign-in form expired. Go back to "
                                               "the login page and press the button again."))
     try:
-        return redirect(flow.begin(state(), name, safe_next(request.args.get("next"))), 303)
+        url = flow.begin(state(), name, safe_next(request.args.get("next")))
     except flow.RedirectLoginError as exc:
         return _error(exc)
+    label = flow.providers(state())[name].info.label
+    return leave(url, label, f"Signing in with {label}", f"Taking you to {label} to sign in.")
 
 
 @bp.get("/login/sso/<name>/callback")

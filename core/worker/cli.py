@@ -91,7 +91,7 @@ def retry_command(ctx: click.Context, message_id: int | None, all_failed: bool) 
         raise Fail("give a message ID or --all-failed (not both)")
     _app, st = app_state(ctx)
     try:
-        ids = retry(st.db, None if all_failed else [message_id], actor=f"cli:{getpass.getuser()}",
+        ids = retry(st.db, None if all_failed or message_id is None else [message_id], actor=f"cli:{getpass.getuser()}",
                     give_up_hours=st.settings.get("worker", "give_up_hours"))
     except OutboxActionError as exc:
         raise Fail(str(exc)) from None

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import delete
 
+from core.db import rowcount
 from core.models import utcnow
 from core.worker.scheduler import Job
 
@@ -53,10 +54,10 @@ def _cleanup(state: AppState) -> str:
     now = utcnow()
     keep = timedelta(days=state.settings.get("worker", "keep_sent_days"))
     with state.db.session() as s:
-        rows = s.execute(delete(OutboxMessage).where(OutboxMessage.state.in_(("sent", "discarded")),
-                                                     OutboxMessage.updated_at < now - keep)).rowcount
-        workers = s.execute(delete(WorkerProcess).where(WorkerProcess.heartbeat_at < now - timedelta(days=1))
-                            ).rowcount
+        rows = rowcount(s.execute(delete(OutboxMessage).where(OutboxMessage.state.in_(("sent", "discarded")),
+                                                              OutboxMessage.updated_at < now - keep)))
+        workers = rowcount(s.execute(delete(WorkerProcess).where(WorkerProcess.heartbeat_at
+                                                                 < now - timedelta(days=1))))
     return f"deleted {rows or 0} old sent/discarded messages, {workers or 0} stale worker records"
 
 

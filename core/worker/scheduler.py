@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from core.db import rowcount
 from core.models import utcnow
 from core.worker.models import JobRun
 
@@ -26,7 +27,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger("plugdesk.worker")
 #: Modules with a ``jobs()`` function returning the periodic jobs they contribute.
-JOB_MODULES = ("core.worker.jobs", "core.ops.schedule")
+JOB_MODULES = ("core.worker.jobs", "core.ops.schedule", "core.inbound.poll")
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ def claim(state: AppState, job: Job, interval: float, node: str, now: datetime) 
         done = s.execute(update(JobRun).where(JobRun.name == job.name, or_(JobRun.started_at.is_(None),
                                                                            JobRun.started_at <= cutoff))
                          .values(started_at=now, status="running", node=node, runs=JobRun.runs + 1))
-        return bool(done.rowcount)
+        return bool(rowcount(done))
 
 
 def run_job(state: AppState, job: Job, node: str, now: datetime | None = None) -> tuple[str, str]:
@@ -112,7 +113,7 @@ def job_status(state: AppState) -> list[dict[str, object]]:
     """Every known job with its interval and last run (the Background jobs page)."""
     with state.db.session() as s:
         rows = {r.name: r for r in s.scalars(select(JobRun))}
-    out = []
+    out: list[dict[str, object]] = []
     for job in all_jobs():
         row = rows.get(job.name)
         interval = job.interval(state)

@@ -11,10 +11,12 @@ from flask import Blueprint, Flask, abort, flash, redirect, render_template, req
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
+from core.api.paging import id_in
 from core.app_state import state
 from core.auth.sessions import has_role
 from core.outbox.admin import OutboxActionError, discard, failed_count, listing, outbox_counts, retry
 from core.outbox.models import OutboxMessage
+from core.types import Role
 from core.web.forms import PostForm
 from core.web.helpers import current_user, login_required, request_info
 
@@ -23,7 +25,7 @@ PAGE = 100
 
 
 @bp.route("/mail", methods=["GET", "POST"])
-@login_required("manager")
+@login_required(Role.MANAGER)
 def mail() -> ResponseReturnValue:
     """The outbox by state, with Retry / Discard buttons (POST, CSRF-checked, audited)."""
     st = state()
@@ -48,20 +50,20 @@ def _action(st: Any) -> ResponseReturnValue:
     actor = current_user()
     assert actor is not None
     action = request.form.get("action", "")
-    raw = request.form.get("id", "")
+    message_id = id_in(request.form.get("id", ""))  # never int("²"): ASCII digits within the id range
     ip = request_info().remote_addr
     hours = st.settings.get("worker", "give_up_hours")
     try:
         if action == "retry_all":
             ids = retry(st.db, None, actor=actor.username, ip=ip, give_up_hours=hours)
             flash(f"{len(ids)} failed message(s) queued again.", "success")
-        elif action in ("retry", "discard") and raw.isdigit() and 0 < int(raw) < 2**31:
+        elif action in ("retry", "discard") and message_id is not None:
             if action == "retry":
-                retry(st.db, [int(raw)], actor=actor.username, ip=ip, give_up_hours=hours)
-                flash(f"Message {raw} queued again; the worker sends it shortly.", "success")
+                retry(st.db, [message_id], actor=actor.username, ip=ip, give_up_hours=hours)
+                flash(f"Message {message_id} queued again; the worker sends it shortly.", "success")
             else:
-                discard(st.db, int(raw), actor=actor.username, ip=ip)
-                flash(f"Message {raw} discarded.", "success")
+                discard(st.db, message_id, actor=actor.username, ip=ip)
+                flash(f"Message {message_id} discarded.", "success")
         else:
             abort(400)
     except OutboxActionError as exc:
@@ -70,7 +72,7 @@ def _action(st: Any) -> ResponseReturnValue:
 
 
 @bp.get("/mail/<int:message_id>")
-@login_required("manager")
+@login_required(Role.MANAGER)
 def mail_detail(message_id: int) -> ResponseReturnValue:
     """One message: headers, attempts, the reason of the last failure (the body only for plain mail)."""
     with state().db.session() as s:
@@ -81,7 +83,7 @@ def mail_detail(message_id: int) -> ResponseReturnValue:
 
 
 @bp.get("/jobs")
-@login_required("manager")
+@login_required(Role.MANAGER)
 def jobs() -> ResponseReturnValue:
     """Background work at a glance: workers seen in the last hour, periodic jobs, the outbox."""
     from core.worker.runner import recent_workers
@@ -98,7 +100,7 @@ def install(app: Flask) -> None:
 
     def mail_failed_count() -> int:
         user = current_user()
-        if user is None or not has_role(user, "manager"):
+        if user is None or not has_role(user, Role.MANAGER):
             return 0
         return failed_count(state().db)
 

@@ -19,10 +19,9 @@ from ldap3.operation.search import parse_filter
 from ldap3.utils.dn import parse_dn
 from pydantic import AfterValidator, BeforeValidator, Field
 
-from core import ConfigModel, PluginConfigError, explain, parse_plugin_config
+from core import ConfigModel, PluginConfigError, Role, explain, parse_plugin_config
 
 KINDS = ("ldap", "ad")
-ROLE_RANK = {"user": 0, "agent": 1, "manager": 2, "admin": 3}
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$")
 
@@ -75,7 +74,7 @@ class ProviderConfig:
     group_base_dn: str | None
     group_filter: str
     nested_groups: bool
-    role_map: Mapping[str, str]  # normalised group DN or lower-case CN -> role
+    role_map: Mapping[str, Role]  # normalised group DN or lower-case CN -> role
     required_groups: tuple[str, ...]
     domain: str | None
     netbios: str | None
@@ -192,8 +191,8 @@ class ProviderTable(ConfigModel):
     group_base_dn: Annotated[str, AfterValidator(lambda dn: dn and _checked_dn(dn))] = ""
     group_filter: Annotated[str | None, AfterValidator(lambda f: f and _checked_filter(f))] = None
     nested_groups: Flag = False
-    role_map: dict[str, Annotated[Literal["user", "agent", "manager", "admin"],
-                                  explain(f"got {{got}}; expected one of {', '.join(ROLE_RANK)}")]] = {}
+    role_map: dict[str, Annotated[Role, Field(strict=False),  # TOML gives strings: "agent" -> Role.AGENT
+                                  explain(f"got {{got}}; expected one of {', '.join(Role)}")]] = {}
     required_groups: Strings = []
     domain: str | None = None
     ou: str = ""

@@ -13,9 +13,9 @@ from ldap3.core.exceptions import LDAPException
 from ldap3.utils.conv import escape_filter_chars
 from ldap3.utils.dn import escape_rdn, parse_dn
 
-from core import AuthResult, Identity, PluginContext, RequestInfo
+from core import AuthResult, Identity, PluginContext, RequestInfo, Role
 from plugins.auth_ldap import ad
-from plugins.auth_ldap.config import ROLE_RANK, ProviderConfig, normalize_dn
+from plugins.auth_ldap.config import ProviderConfig, normalize_dn
 from plugins.auth_ldap.directory import (
     Directory,
     DirectoryUnavailable,
@@ -193,14 +193,14 @@ class DirectoryProvider:
             found = self.directory.search(base, flt, ["cn"], size_limit=1000)
         return [e.dn for e in found.entries] + [str(g) for g in entry.all(cfg.attributes["groups"])]
 
-    def role(self, groups: Iterable[str]) -> str | None:
+    def role(self, groups: Iterable[str]) -> Role | None:
         """Highest role mapped from the groups; ``"user"`` when a map exists but nothing matches."""
         if not self.cfg.role_map:
             return None
-        best = "user"
+        best = Role.USER
         for key in group_keys(groups):
             role = self.cfg.role_map.get(key)
-            if role and ROLE_RANK[role] > ROLE_RANK[best]:
+            if role and role.rank > best.rank:
                 best = role
         return best
 

@@ -49,6 +49,7 @@ class ProviderConfig:
     timeout_seconds: float
     ca_file: str | None
     authorize_params: Mapping[str, str]
+    trust_provider_mfa: bool = False
 
     @property
     def discovery_url(self) -> str:
@@ -151,6 +152,7 @@ class ProviderTable(ConfigModel):
                                explain("expected a number of seconds between 0 and 60, got {got}")] = 10.0
     ca_file: str = ""
     authorize_params: dict[str, str] = {}
+    trust_provider_mfa: Flag = False
 
 
 class OidcTable(ConfigModel):
@@ -197,4 +199,4 @@ def _provider(t: ProviderTable, where: str, base: Path) -> ProviderConfig:
         require_email=t.require_email, verified_emails_only=t.verified_emails_only,
         allowed_domains=tuple(t.allowed_domains), link_existing=t.link_existing, logout=t.logout,
         clock_skew_seconds=t.clock_skew_seconds, timeout_seconds=float(t.timeout_seconds), ca_file=ca_file,
-        authorize_params=dict(t.authorize_params))
+        authorize_params=dict(t.authorize_params), trust_provider_mfa=t.trust_provider_mfa)

@@ -3,6 +3,8 @@
 Claim mapping: ``sub`` is the stable key (``Identity.external_id``; the username and email may change at the
 provider), ``email`` / ``email_verified``, ``name`` (or given + family name), the configured username claim
 (``preferred_username``), and the groups claim mapped to a role like ``auth_ldap``'s ``role_map``.
+With ``trust_provider_mfa``, an ``amr`` claim naming a second factor (:data:`MFA_AMR`) sets
+``Identity.mfa``: plugdesk then does not ask for its own second factor (docs/sso.md, "Two-factor login").
 """
 
 from __future__ import annotations
@@ -31,6 +33,10 @@ MESSAGES = {
     "domain": "Your {label} account's email address is not from an organisation this help desk serves.",
     "claims": "{label} sent an incomplete answer, so you are not signed in. Tell the help desk's administrators.",
 }
+
+
+#: ``amr`` values (RFC 8176) that show the provider checked a second factor (or a hardware key) itself.
+MFA_AMR = frozenset({"mfa", "otp", "hwk", "sc", "sms", "tel", "fpt", "face", "iris", "retina", "vbm"})
 
 
 def _flag(value: Any) -> bool:
@@ -88,6 +94,7 @@ class ProviderLogin:
             extra = self.client.userinfo(token["access_token"])
             if extra and extra.get("sub") != claims["sub"]:
                 raise OidcFailure("token", "userinfo 'sub' differs from the ID token's (OIDC Core 5.3.2)")
+            extra.pop("amr", None)  # how the person authenticated counts only from the signed ID token
             claims = {**extra, **claims}
         return self.identity(claims)
 
@@ -96,7 +103,8 @@ class ProviderLogin:
         subject = claims.get("sub")
         if not isinstance(subject, str) or not subject or len(subject) > 255:
             raise OidcFailure("claims", f"unusable 'sub' claim {subject!r}")
-        email = claims.get("email") if isinstance(claims.get("email"), str) else ""
+        raw_email = claims.get("email")
+        email: str = raw_email if isinstance(raw_email, str) else ""
         verified = bool(email) and _flag(claims.get("email_verified"))
         if not email and self.cfg.require_email:
             raise OidcFailure("email", f"subject {subject}: no 'email' claim (scope 'email' granted?)")
@@ -111,6 +119,9 @@ class ProviderLogin:
         groups = [str(g) for g in (groups if isinstance(groups, list) else [groups])][:500]
         name = claims.get("name") or " ".join(str(claims.get(k, "")) for k in ("given_name", "family_name")).strip()
         username = claims.get(self.cfg.username_claim) or (email.split("@")[0] if email else "")
+        raw_amr = claims.get("amr")
+        amr: list[Any] = raw_amr if isinstance(raw_amr, list) else []
         return Identity(provider=self.cfg.name, username=str(username)[:150], external_id=subject,
                         email=email, display_name=str(name)[:200], email_verified=verified,
-                        role=self.cfg.role(groups), groups=tuple(groups))
+                        role=self.cfg.role(groups), groups=tuple(groups),
+                        mfa=self.cfg.trust_provider_mfa and bool(MFA_AMR & {str(v) for v in amr}))

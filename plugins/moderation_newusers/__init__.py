@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from core import PluginContext, PostInfo, SettingSpec, UserInfo, Verdict, hookimpl
+from core import PluginContext, PostInfo, Role, SettingSpec, UserInfo, Verdict, hookimpl
 
 PLUGDESK_HOOKS_VERSION = ">=1.0,<2"
 NAME = "moderation_newusers"
 AGE_KEY = f"plugins.{NAME}.min_account_age_days"
 REPLIES_KEY = f"plugins.{NAME}.min_published_replies"
-STAFF = ("agent", "manager", "admin")
+STAFF = Role.at_least(Role.AGENT)
 
 
 @hookimpl

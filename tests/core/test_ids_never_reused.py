@@ -13,7 +13,7 @@ from core.tickets.departments import save_department
 
 AUTOINCREMENT_TABLES = ("users", "api_tokens", "audit_log", "departments", "tickets", "ticket_messages",
                         "ticket_events", "kb_categories", "kb_articles", "kb_feedback", "community_categories",
-                        "community_posts", "attachments", "canned_responses")
+                        "community_posts", "attachments", "canned_responses", "mail_outbox")
 
 
 def declared_autoincrement(path) -> set[str]:
@@ -77,3 +77,25 @@ def test_migration_rebuilds_tables_keeping_rows_ids_and_foreign_rows(tmp_path):
         conn.execute("INSERT INTO tickets (subject, department_id, guest_email, status, locked, created_at, "
                      "updated_at) VALUES ('n', 1, '', 'open', 0, '2024-01-02 00:00:00', '2024-01-02 00:00:00')")
         assert conn.execute("SELECT max(id) FROM tickets").fetchone()[0] == 3
+
+
+def test_outbox_rebuilt_keeping_its_rows_and_never_reusing_an_id(tmp_path):
+    path = tmp_path / "outbox.db"
+    url = f"sqlite:///{path}"
+    upgrade(url, "0011_inbound_mail")
+    row = ("INSERT INTO mail_outbox (created_at, updated_at, kind, state, to_addr, to_name, subject, text_body, "
+           "message_id, related, attempts, next_attempt_at, deadline_at, claimed_by, last_error) VALUES "
+           "('2024-01-01 00:00:00', '2024-01-01 00:00:00', 'mail', 'sent', 'a@x.org', '', ?, 'b', ?, '', 1, "
+           "'2024-01-01 00:00:00', '2024-01-03 00:00:00', '', '')")
+    with sqlite3.connect(path) as conn:
+        for number in (1, 2):
+            conn.execute(row, (f"s{number}", f"<m{number}@x.org>"))
+    upgrade(url)
+    assert "mail_outbox" in declared_autoincrement(path)
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT id, subject FROM mail_outbox ORDER BY id").fetchall() == [(1, "s1"), (2, "s2")]
+        assert {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE tbl_name = 'mail_outbox' AND "
+                                           "type = 'index'")} >= {"ix_mail_outbox_state_due"}
+        conn.execute("DELETE FROM mail_outbox WHERE id = 2")  # dropped, or cleaned up after keep_sent_days
+        conn.execute(row, ("s3", "<m3@x.org>"))
+        assert conn.execute("SELECT max(id) FROM mail_outbox").fetchone()[0] == 3

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import logging
 
-import core
-
 import pytest
 
+import core
 from core import hookimpl
 from core.auth.login import GENERIC_FAILURE, authenticate
 from core.plugins import StartupError

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, ClassVar
 
 import pytest
@@ -87,3 +88,26 @@ def test_page_models_bound_limit_and_offset():
     (str(MAX_ID), MAX_ID), (str(MAX_ID + 1), None), ("9" * 30, None), ("", None), ("4 2", None)])
 def test_ids_typed_into_search_boxes(text, expected):
     assert id_in(text) == expected
+
+
+def test_openapi_request_schemas_are_the_validating_models(plugdesk_app):
+    """Bodies and query strings are documented from the models that validate them, so the two cannot drift."""
+    from core.api.openapi import model_schema, query_parameters
+
+    doc = plugdesk_app.test_client().get("/api/v1/openapi.json").get_json()
+    checked = 0
+    for bp in plugdesk_app.blueprints.values():
+        for route in bp.__dict__.get("openapi_routes", []):
+            assert route.request is None, f"{route.method} {route.path}: hand-written request_schema; use body="
+            op = doc["paths"][re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", (bp.url_prefix or "") + route.path)][
+                route.method.lower()]
+            if route.method in ("POST", "PATCH", "PUT") and route.body is None:
+                assert "requestBody" not in op, (route.method, route.path)
+            if route.body is not None:
+                documented = op["requestBody"]["content"]["application/json"]["schema"]
+                assert documented == model_schema(route.body, {}), (route.method, route.path)
+                checked += 1
+            if route.query is not None:
+                names = {p["name"] for p in op["parameters"] if p["in"] == "query"}
+                assert names == {p["name"] for p in query_parameters(route.query, {})}, route.path
+    assert checked >= 20

@@ -76,3 +76,19 @@ def test_shared_url_builders_build_the_same_urls():
         from flask import url_for
 
         assert url_for("hello", name="wörld", next="/") == "/hello/w%C3%B6rld?next=/"
+
+
+def test_test_apps_get_every_table_whatever_the_tests_imported(tmp_path):
+    """A plugin's test suite imports little of core: its apps still have every table (e.g. the worker's)."""
+    import subprocess
+    import sys
+
+    code = ("import sqlite3, sys; from pathlib import Path; from core.testing import make_test_app; "
+            "from core.model_registry import import_all_models; from core.db import Base; "
+            "make_test_app(Path(sys.argv[1]), ['auth_local']); import_all_models(); "
+            "have = {r[0] for r in sqlite3.connect(Path(sys.argv[1]) / 'plugdesk.db').execute("
+            "\"SELECT name FROM sqlite_master WHERE type = 'table'\")}; "
+            "print(sorted(set(Base.metadata.tables) - have))")
+    run = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.strip().splitlines()[-1] == "[]"

@@ -3,13 +3,18 @@
 One browser, one `plugdesk serve`: each page is visited once per colour scheme and checked with axe-core
 (axe-playwright-python bundles it; every rule axe runs by default, zero violations allowed) at 1280 pixels
 wide, and once more at 390 (a phone) in the light scheme; every page must have unique ids; the header of
-a phone fits in two lines. Screenshots at both widths go to tests/e2e/artifacts/a11y/ (look at them).
+a phone fits in two lines and no page is wider than the phone's screen. Screenshots at both widths go to
+tests/e2e/artifacts/a11y/ (look at them).
 """
 
 from __future__ import annotations
 
+import email
+import email.policy
 import json
+import re
 import subprocess
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -26,6 +31,19 @@ SHOTS = ARTIFACTS / "a11y"
 WIDE, PHONE = {"width": 1280, "height": 900}, {"width": 390, "height": 844}
 DUPLICATE_IDS = "() => Object.entries([...document.querySelectorAll('[id]')].reduce((seen, e) => " \
                 "(seen[e.id] = (seen[e.id] || 0) + 1, seen), {})).filter(([, n]) => n > 1).map(([id]) => id)"
+
+#: On a phone nothing may make the page wider than the screen (a scrollable strip of links or a table's own
+#: scroll box is fine); returns null, or the page width and the elements sticking out.
+WIDER_THAN_SCREEN = """() => {
+  const w = document.documentElement.clientWidth;
+  if (document.documentElement.scrollWidth <= w + 1) return null;
+  const clipped = e => { for (let p = e.parentElement; p; p = p.parentElement) {
+    if (getComputedStyle(p).overflowX !== 'visible') return true; } return false; };
+  const name = e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') +
+    (typeof e.className === 'string' && e.className ? '.' + e.className.split(' ')[0] : '');
+  return [document.documentElement.scrollWidth, ...[...document.querySelectorAll('body *')]
+    .filter(e => e.getBoundingClientRect().right > w + 1 && !clipped(e)).slice(0, 6).map(name)];
+}"""
 
 
 def cli(site: dict[str, Any], *args: str) -> str:
@@ -66,8 +84,39 @@ def seed(site: dict[str, Any]) -> dict[str, Any]:
     _, agent_login = call(f"{url}/api/v1/auth/login", "POST", {"username": "agnes", "password": PASSWORD})
     call(f"{url}/api/v1/tickets/{ticket['id']}/messages", "POST", {"body": "Please try again."},
          agent_login["token"])
+    call(f"{url}/api/v1/auth/password-reset", "POST", {"login": "carla"})
     return {"article": article, "category": category, "thread": thread, "ticket": ticket,
-            "department": general["id"]}
+            "department": general["id"], "reset": reset_path(site, "carla@example.com")}
+
+
+def reset_path(site: dict[str, Any], address: str, timeout: float = 20) -> str:
+    """The path of the password-reset link the embedded worker mailed to ``address`` (outbox folder)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for path in (Path(site["data"]) / "outbox").glob("*.eml"):
+            message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+            found = re.search(r"https?://[^/\s]+(/password-reset/\S+)", message.get_body(("plain",)).get_content())
+            if address in str(message["To"]) and found:
+                return found.group(1)
+        time.sleep(0.2)
+    raise AssertionError(f"no password-reset mail to {address}")
+
+
+def second_factor_user(site: dict[str, Any]) -> str:
+    """A customer with an authenticator app, so the two-factor step of the login can be checked too."""
+    import pyotp
+
+    url = site["url"]
+    pw = Path(site["data"]) / "pw"
+    cli(site, "users", "create", "--username", "tess", "--email", "tess@example.com", "--role", "user",
+        "--password-file", str(pw), "--verified")
+    token = call(f"{url}/api/v1/auth/login", "POST", {"username": "tess", "password": PASSWORD})[1]["token"]
+    status, made = call(f"{url}/api/v1/me/two-factor/totp", "POST", {"password": PASSWORD}, token)
+    assert status == 201, made
+    status, _ = call(f"{url}/api/v1/me/two-factor/totp/confirm", "POST", {"code": pyotp.TOTP(made["secret"]).now()},
+                     token)
+    assert status == 200
+    return "tess"
 
 
 class Sweep:
@@ -91,14 +140,15 @@ class Sweep:
         if duplicates:
             self.problems.append(f"{label} [{where}]: duplicate ids {duplicates}")
 
-    def visit(self, page: Any, path: str, label: str) -> None:
+    def visit(self, page: Any, path: str, label: str, status: int | None = None) -> None:
         SHOTS.mkdir(parents=True, exist_ok=True)
         self.visited.append(f"{label}:{path}")
         for scheme in ("light", "dark"):
             page.emulate_media(color_scheme=scheme)
             page.set_viewport_size(WIDE)
             response = page.goto(self.base + path)
-            assert response is not None and response.status < 400, f"{path}: {response and response.status}"
+            assert response is not None, path
+            assert response.status == status if status else response.status < 400, f"{path}: {response.status}"
             page.wait_for_load_state("load")
             self.check(page, f"{scheme} 1280", f"{label} {path}")
             name = f"{label}-{path.strip('/').replace('/', '_').replace('?', '_') or 'home'}-{scheme}"
@@ -110,6 +160,9 @@ class Sweep:
                 height = page.evaluate("document.querySelector('header.top').getBoundingClientRect().height")
                 if height > 110:
                     self.problems.append(f"{label} {path} [390]: the header is {height:.0f}px high")
+                wider = page.evaluate(WIDER_THAN_SCREEN)
+                if wider:
+                    self.problems.append(f"{label} {path} [390]: the page is {wider[0]}px wide: {wider[1:]}")
             page.screenshot(path=str(SHOTS / f"{name}-390.png"), full_page=True)
 
 
@@ -130,14 +183,21 @@ def test_every_page_light_and_dark_has_no_axe_violations(live_server: Any, brows
     page = anonymous.new_page()
     for path in ("/", "/login", "/register", "/password-reset", "/kb", f"/kb/category/{data['category']['id']}",
                  f"/kb/{article['id']}/{article['slug']}", "/kb/search?q=password", "/community/",
-                 f"/community/t/{data['thread']['id']}"):
+                 f"/community/t/{data['thread']['id']}", data["reset"]):
         sweep.visit(page, path, "anonymous")
+    sweep.visit(page, "/kb/999999", "anonymous", status=404)
+    log_in(page, url, second_factor_user(site), PASSWORD)
+    sweep.visit(page, "/login/two-factor", "anonymous")
     anonymous.close()
 
     customer = browser.new_context()
     page = customer.new_page()
     log_in(page, url, "carla", PASSWORD)
-    for path in ("/", "/tickets", f"/tickets/{ticket['id']}", "/tickets/new", "/profile", "/community/new"):
+    page.goto(f"{url}/community/t/{data['thread']['id']}")
+    edits = links(page, "a[href*='/community/p/']")
+    assert edits, "the author may edit her post"
+    for path in ("/", "/tickets", f"/tickets/{ticket['id']}", "/tickets/new", "/profile", "/profile/security",
+                 "/profile/sessions", "/community/new", edits[0]):
         sweep.visit(page, path, "customer")
     customer.close()
 
@@ -154,6 +214,10 @@ def test_every_page_light_and_dark_has_no_axe_violations(live_server: Any, brows
     page.get_by_label("Title").fill("Greeting")
     page.get_by_label("Text").fill("Hello {customer_name}")
     page.get_by_role("button", name="Save").click()
+    page.goto(f"{url}/manage/canned/")
+    management += links(page, "main table a")[:1]
+    page.goto(f"{url}/manage/mail")
+    management += links(page, "a[href*='/manage/mail/']")[:1]
     management += ["/manage/kb/new", f"/manage/kb/{article['id']}/edit", f"/manage/kb/{article['id']}/feedback",
                    f"/manage/tickets/{ticket['id']}", "/manage/tickets?status=all", "/manage/canned/new",
                    f"/manage/departments/{data['department']}"]
@@ -161,6 +225,6 @@ def test_every_page_light_and_dark_has_no_axe_violations(live_server: Any, brows
         sweep.visit(page, path, "admin")
     admin.close()
 
-    assert len(sweep.visited) >= 35, sweep.visited
+    assert len(sweep.visited) >= 50, sweep.visited
     counts = Counter(p.split(":")[0] for p in sweep.problems)
     assert not sweep.problems, f"{len(sweep.problems)} problems {dict(counts)}:\n" + "\n".join(sweep.problems)

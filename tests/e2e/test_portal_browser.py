@@ -53,7 +53,7 @@ def test_admin_sees_management_pages(live_server, page, screenshot):
     page.get_by_role("button", name="Log in").click()
     page.get_by_role("link", name="Manage").click()
     screenshot(page, "dashboard")
-    page.get_by_role("link", name="Settings").click()
+    page.get_by_role("navigation", name="Management").get_by_role("link", name="Settings", exact=True).click()
     assert page.get_by_label("Brute force protection").is_checked()
     screenshot(page, "settings")
     page.get_by_label("Failed logins before lockout").fill("0")

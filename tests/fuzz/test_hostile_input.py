@@ -68,12 +68,19 @@ def caller(hostile_app: Any) -> Any:
     return call
 
 
+def _document(app: Any) -> dict[str, Any]:
+    """The OpenAPI document, fetched once per app (building it is the slow part of an example)."""
+    if "hostile_document" not in app.extensions:
+        app.extensions["hostile_document"] = app.test_client().get("/api/v1/openapi.json").get_json()
+    return app.extensions["hostile_document"]
+
+
 def _components(app: Any) -> dict[str, Any]:
-    return app.test_client().get("/api/v1/openapi.json").get_json().get("components", {}).get("schemas", {})
+    return _document(app).get("components", {}).get("schemas", {})
 
 
 def _operations(app: Any) -> list[tuple[str, str, dict[str, Any]]]:
-    doc = app.test_client().get("/api/v1/openapi.json").get_json()
+    doc = _document(app)
     ops = [(method.upper(), path, op) for path, item in doc["paths"].items() for method, op in item.items()]
     return [o for o in ops if (o[0], o[1]) not in SKIP]
 
@@ -113,7 +120,7 @@ def test_no_operation_answers_5xx_to_hostile_values(hostile_app: Any, caller: An
     if "requestBody" in op:
         props = schema.get("properties", {}) or {"x": {}}
         required = set(schema.get("required", []))
-        components = hostile_app.extensions.setdefault("hostile_components", _components(hostile_app))
+        components = _components(hostile_app)
         strategies = {f: _typed(p, components) for f, p in props.items()}
         body = json.dumps(data.draw(st.fixed_dictionaries(
             {f: s for f, s in strategies.items() if f in required},

@@ -28,7 +28,8 @@ def cluster() -> Iterator[Cluster]:
     running = start_cluster(root)
     yield running
     running.close()
-    shutil.rmtree(root, ignore_errors=True)
+    if not os.environ.get("KEEP_TEST_CLUSTER"):  # set it to read the node logs after a failure
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture

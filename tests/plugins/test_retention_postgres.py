@@ -11,7 +11,6 @@ import pytest
 from sqlalchemy import func, select
 
 from core.app import create_app
-from core.db import Base
 from core.migrate import upgrade
 from core.models import AuditEntry
 from core.retention import cluster_lock
@@ -27,14 +26,13 @@ NOW = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
 
 @pytest.fixture
 def pg_desk(postgres_url, tmp_path):
-    upgrade(postgres_url, "0004")  # core + tickets migrations on PostgreSQL
+    upgrade(postgres_url)  # every migration, on PostgreSQL
     config = tmp_path / "plugdesk.toml"
     config.write_text(f'[server]\ndata_dir = "{tmp_path}"\nsecret_key = "k"\n[database]\nurl = "{postgres_url}"\n'
                       f'[plugins]\nenabled = {json.dumps(PLUGINS)}\n'
                       '[plugins.retention_departments]\nbatch_size = 200\n')
     app = create_app(load_settings(config, environ={}))
     desk = Desk(app)
-    Base.metadata.create_all(desk.state.db.engine)  # tables of other features (files) not in 0004
     yield desk, config
     desk.state.db.dispose()
 

@@ -123,3 +123,23 @@ def test_out_of_range_ids_in_management_forms(desk):
     r = client.post(f"/manage/tickets/{ticket}/update", data={"csrf_token": token, "department_id": str(2**64),
                                                               "assignee_id": "²"})
     assert r.status_code in (302, 303), r.status_code
+
+
+def test_odd_ids_in_the_mail_page_actions_are_400(desk):
+    manager = desk.client(desk.user("manager"))
+    token = csrf(manager.get("/manage/mail").get_data(as_text=True))
+    for raw_id in ("²", "٣", str(2**64), "-1", ""):
+        for action in ("retry", "discard"):
+            r = manager.post("/manage/mail", data={"csrf_token": token, "action": action, "id": raw_id})
+            assert r.status_code == 400, (action, raw_id, r.status_code)
+
+
+def test_the_rss_limit_is_clamped_never_an_error(desk):
+    agent = desk.api(desk.user("agent"))
+    for i in range(3):
+        agent("POST", "/api/v1/kb/articles", json={"title": f"A{i}", "body_html": "<p>b</p>", "published": True})
+    feed = desk.app.test_client()
+    for limit, items in (("-5", 1), ("0", 1), ("²", 3), ("9" * 5000, 3), ("2", 2), ("x", 3)):
+        r = feed.get("/rss/kb/newest", query_string={"limit": limit})
+        assert r.status_code == 200, limit[:10]
+        assert r.get_data(as_text=True).count("<item>") == items, limit[:10]

@@ -34,6 +34,10 @@ def test_conversation_sidebar_and_history(desk):
     assert re.search(r'class="bubble customer"[^>]*>\s*<p class="who"><strong>', page)
     assert 'class="bubble staff"' in page and 'class="bubble internal"' in page
     assert "Internal note — customers never see this" in page
+    # the reply box first, then the conversation newest first: nothing to scroll past, nothing covered
+    assert page.index('id="agent-reply"') < page.index('class="conversation"')
+    bubbles = re.findall(r'<li class="bubble (\w+)"', page)
+    assert bubbles == ["internal", "staff", "customer"], bubbles
     sidebar = page.split('aria-label="Ticket details"')[1]
     assert customer.email in sidebar and f"#{earlier} Invoice wrong" in sidebar
     assert "Not for this agent" not in sidebar  # other tickets only from the agent's departments

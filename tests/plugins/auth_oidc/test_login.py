@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 from sqlalchemy import update
 
 from core.testing import create_user
+from tests.oidc.flow import leave_url
 
 pytestmark = __import__("pytest").mark.slow
 
@@ -59,9 +60,11 @@ def test_the_next_page_is_kept_through_the_round_trip(oidc_app, browser) -> None
     app = oidc_app()
     person = browser(app)
     response = person.begin(next_url="/profile")
-    params = person.at_provider(response.headers["Location"], "alice", "alice-idp-pw")
+    params = person.at_provider(leave_url(response), "alice", "alice-idp-pw")
     assert person.callback(params).headers["Location"].endswith("/profile")
-    assert person.begin(next_url="https://evil.example/").status_code == 303  # an outside target is dropped
+    evil = browser(app)
+    params = evil.at_provider(leave_url(evil.begin(next_url="https://evil.example/")), "alice", "alice-idp-pw")
+    assert evil.callback(params).headers["Location"] == "/"  # an outside target is dropped
 
 
 def test_authorization_request_uses_pkce_state_and_nonce(oidc_app, browser) -> None:
@@ -101,6 +104,7 @@ def test_existing_account_is_linked_only_after_its_password(oidc_app, browser) -
                                                         "password": "Dave's local passphrase 1"})
     assert right.status_code == 302 and person.user_id() == dave.id
     assert _user(app, dave.id).provider == "local"  # the password login keeps working
+    assert _user(app, dave.id).role == "manager"  # the provider's role map ("user" here) is not applied
     again = browser(app)
     assert again.login("dave", "dave-idp-pw").status_code == 302 and again.user_id() == dave.id
 
@@ -135,11 +139,12 @@ def test_logout_signs_out_at_the_provider_too(oidc_app, browser, oidc_server) ->
     person = browser(app)
     person.login("alice", "alice-idp-pw")
     response = person.client.post("/logout", data={"csrf_token": person.csrf_from("/profile")})
-    target = urlsplit(response.headers["Location"])
+    assert "Signing you out at Test IdP too" in response.get_data(as_text=True)
+    target = urlsplit(leave_url(response))
     assert f"{target.scheme}://{target.netloc}{target.path}" == f"{oidc_server.issuer}/session/end"
     assert parse_qs(target.query) == {"client_id": ["plugdesk"], "post_logout_redirect_uri": ["http://rp.test/"]}
     assert person.user_id() is None
-    end = person.idp.get(response.headers["Location"])
+    end = person.idp.get(leave_url(response))
     assert end.status_code == 200 and "logout" in end.text.lower()  # the provider's own sign-out page
     no_logout = oidc_app(logout=False)
     other = browser(no_logout)

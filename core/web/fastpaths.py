@@ -1,0 +1,95 @@
+"""Per-request work done once: URL building memoised (issue 22's profiles); static files with versioned,
+long-lived URLs.
+
+``url_for`` ran 11 times for the shell of every page (stylesheet, script, navigation) and once more per row of
+a listing (50 links on "My tickets", 200 on an agent queue); each call resolves the endpoint, runs Werkzeug's
+builder and quotes the arguments, ~40 µs. Inside a request, a URL that is not external depends only on the
+endpoint, its arguments, the blueprint (for ``.relative`` endpoints), the script root and the host, so the
+memo keys on exactly those and falls back to Flask whenever anything else could matter: ``_external`` or
+``_scheme``, ``url_defaults`` functions, unhashable arguments, or no request at all.
+
+Static files: ``url_for('static', filename=...)`` adds ``v=<hash of the file>``, and a request carrying the
+current hash is served with a one-year public ``max-age``; a new release changes the hash, so
+browsers never keep a stale stylesheet or script. Without (or with an old) ``v`` the file is served as before
+and revalidated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from typing import Any
+
+from flask import Flask, request
+from flask.globals import _cv_request
+from werkzeug.security import safe_join
+
+MAX_ENTRIES = 8192
+STATIC_MAX_AGE = 365 * 24 * 3600
+
+
+def static_versions(app: Flask) -> Any:
+    """``version(filename)``: the first 12 hex digits of the file's SHA-256 (``None`` when there is no such
+    file), remembered per file and recomputed when its modification time changes."""
+    seen: dict[str, tuple[float, str | None]] = {}
+
+    def version(filename: str) -> str | None:
+        path = safe_join(app.static_folder or "", filename)
+        try:
+            mtime = os.stat(path).st_mtime if path else None
+        except OSError:
+            mtime = None
+        if mtime is None:
+            return None
+        found = seen.get(filename)
+        if found is None or found[0] != mtime:
+            with open(path, "rb") as f:  # type: ignore[arg-type]
+                found = seen[filename] = (mtime, hashlib.sha256(f.read()).hexdigest()[:12])
+        return found[1]
+
+    return version
+
+
+def install(app: Flask) -> None:
+    """Replace ``app.url_for`` (used by :func:`flask.url_for`) and the templates' ``url_for`` by the memo."""
+    original = app.url_for
+    cache: dict[tuple[Any, ...], str] = {}
+    version = static_versions(app)
+
+    def url_for(endpoint: str, /, *, _anchor: str | None = None, _method: str | None = None,
+                _scheme: str | None = None, _external: bool | None = None, **values: Any) -> str:
+        ctx = _cv_request.get(None)
+        if ctx is None or _external or _scheme is not None or app.url_default_functions:
+            return original(endpoint, _anchor=_anchor, _method=_method, _scheme=_scheme, _external=_external,
+                            **values)
+        req = ctx.request
+        key = (endpoint, req.blueprint if endpoint[:1] == "." else None, req.script_root, req.host, _anchor,
+               _method, *values.items())
+        try:
+            return cache[key]
+        except KeyError:
+            pass
+        except TypeError:  # an unhashable argument (a list for a query string)
+            return original(endpoint, _anchor=_anchor, _method=_method, **values)
+        if endpoint == "static" and "v" not in values and isinstance(values.get("filename"), str):
+            stamp = version(values["filename"])
+            if stamp:
+                values["v"] = stamp
+        url = original(endpoint, _anchor=_anchor, _method=_method, **values)
+        if len(cache) >= MAX_ENTRIES:
+            cache.clear()
+        cache[key] = url
+        return url
+
+    app.url_for = url_for  # type: ignore[method-assign]
+    app.jinja_env.globals["url_for"] = url_for
+    default_max_age = app.get_send_file_max_age
+
+    def max_age(filename: str | None) -> int | None:
+        """A year for a static file asked for with its current hash, the default otherwise."""
+        stamp = request.args.get("v")
+        if filename and stamp and request.endpoint == "static" and stamp == version(filename):
+            return STATIC_MAX_AGE
+        return default_max_age(filename)
+
+    app.get_send_file_max_age = max_age  # type: ignore[method-assign]
