@@ -1,7 +1,9 @@
 """Run every benchmark: ``python -m benchmarks [--quick] [--only NAME ...]``.
 
-Writes ``benchmarks/results/latest.json`` and prints a table. Each ``bench_*.py`` module measures the
-plugdesk path and its baseline alternately in the same run and reports medians.
+Writes ``benchmarks/results/latest.json`` and prints a table. With ``--only`` the named modules' figures
+replace theirs in the file and the others are kept (each figure records when it was measured). Each
+``bench_*.py`` module measures the plugdesk path and its baseline alternately in the same run and reports
+medians.
 """
 
 from __future__ import annotations
@@ -61,11 +63,21 @@ def main(argv: list[str] | None = None) -> int:
             results.append(fig)
             print(f"{fig['name']:<22} {fig['value']:>12} {fig['unit']:<8} baseline {fig['baseline']:>12}  "
                   f"ratio {fig['ratio']:>7}  goal {fig['goal']}", flush=True)
-    out = {"generated": datetime.now(UTC).isoformat(), "quick": args.quick, "machine": machine(),
+    generated = datetime.now(UTC).isoformat()
+    for fig in results:
+        fig["generated"], fig["quick"] = generated, args.quick
+    figures_out = {f["name"]: f for f in results}
+    latest = HERE / "results" / "latest.json"
+    if args.only and latest.exists():  # a partial run updates its figures and keeps the others
+        try:
+            figures_out = {**json.loads(latest.read_text()).get("figures", {}), **figures_out}
+        except ValueError:
+            pass
+    out = {"generated": generated, "quick": args.quick, "machine": machine(),
            "total_seconds": round(time.monotonic() - started, 1),
-           "figures": {f["name"]: f for f in results}, "failures": failures}
+           "figures": figures_out, "failures": failures, "modules": modules}
     (HERE / "results").mkdir(exist_ok=True)
-    (HERE / "results" / "latest.json").write_text(json.dumps(out, indent=2))
+    latest.write_text(json.dumps(out, indent=2))
     print(f"\n{'figure':<22} {'value':>12} {'unit':<8} {'baseline':>12} {'ratio':>7}  goal   note")
     for f in results:
         print(f"{f['name']:<22} {f['value']:>12} {f['unit']:<8} {f['baseline']:>12} {f['ratio']:>7}  "

@@ -15,5 +15,6 @@ def figures(quick: bool) -> list[dict[str, Any]]:
         wrk(hello, 1)
         page, base = alternate(lambda: wrk(f"{site['url']}/login", seconds), lambda: wrk(hello, seconds), rounds)
     return [figure("login_page", page, base, "report", "req/s",
-                   f"wrk -t2 -c16, {rounds}x{seconds}s alternating, gunicorn as `serve` runs it (memory:// limits: "
-                   "1 process x 8 threads) for both; client and server share the 2 cores")]
+                   f"wrk -t2 -c16, {rounds}x{seconds}s alternating, gunicorn as `serve` runs it (what `init` writes: "
+                   "local:// limits, one process per core x 4 threads, SO_REUSEPORT) for both; client and server "
+                   "share the cores")]

@@ -31,15 +31,18 @@ class PluginMail:
         self._ctx = ctx
 
     def send(self, to: str, subject: str, body: str, *, ticket_id: int | None = None, to_name: str = "",
-             html: str | None = None) -> None:
+             html: str | None = None, ticket_message_id: int | None = None) -> None:
         """Queue ``body`` (plain text) with ``subject`` for the address ``to``.
 
         :param ticket_id: the ticket the message is about (threading headers, subject tag, Reply-To).
         :param to_name: the recipient's display name (any characters; encoded by core).
         :param html: your own HTML part instead of the one core renders from ``body``.
+        :param ticket_message_id: the ticket message the mail is about (shown on Management > Mail); in a
+            ``ticket_replied`` hook it defaults to the event's message when ``ticket_id`` is the event's ticket.
         :raises core.MailError: when the message could not be queued.
         """
-        self._ctx.mailer.send(to, subject, body, ticket_id=ticket_id, to_name=to_name, html=html)
+        self._ctx.mailer.send(to, subject, body, ticket_id=ticket_id, to_name=to_name, html=html,
+                              ticket_message_id=ticket_message_id)
 
 
 @dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -14,6 +15,27 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 class Base(DeclarativeBase):
     """Declarative base of every model (core's and, later, plugins')."""
+
+
+#: The session of the core transaction the current code runs in (see :func:`joining`).
+_joined: ContextVar[Session | None] = ContextVar("plugdesk_joined_session", default=None)
+
+
+@contextmanager
+def joining(session: Session) -> Iterator[None]:
+    """Inside this block, writes through :meth:`Database.joined` (``ctx.users.create``, ``ctx.credentials``,
+    ``ctx.mail``) go into ``session``'s transaction: they commit, or roll back, with the event that caused them."""
+    token = _joined.set(session)
+    try:
+        yield
+    finally:
+        _joined.reset(token)
+
+
+def joined_session(engine: Engine) -> Session | None:
+    """The session of the surrounding :func:`joining` block when it is bound to ``engine``, else ``None``."""
+    session = _joined.get()
+    return session if session is not None and session.get_bind() is engine else None
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -56,6 +78,20 @@ class Database:
             raise
         finally:
             session.close()
+
+    @contextmanager
+    def joined(self) -> Iterator[Session]:
+        """The session of the surrounding core transaction (:func:`joining`), or a new one committed on success.
+
+        Use it for writes that belong to the event being handled (e.g. in ``auth_set_password`` during a
+        registration): on SQLite a second transaction would wait for the first one's lock.
+        """
+        current = joined_session(self.engine)
+        if current is not None:
+            yield current
+            return
+        with self.session() as session:
+            yield session
 
     def dispose(self) -> None:
         """Close every pooled connection."""

@@ -70,6 +70,15 @@ CHANGELOG: list[tuple[str, list[str]]] = [
         "queues with `ctx.mail.send` joins that transaction, so the notification exists if and only if the "
         "reply does. Do no slow work there and do not write through `ctx.db` (on SQLite that waits for the "
         "reply's own lock); a failing implementation is still logged and never undoes the reply.",
+        "`ctx.mail.send` gains `ticket_message_id`: the ticket message a mail is about (Management > Mail "
+        "shows it). Mail queued for the event's ticket in `ticket_replied` records the event's message "
+        "without it.",
+        "Behaviour change: during a registration `auth_set_password` is called **inside the transaction that "
+        "creates the account** (with its \"Confirm your email address\" message); `user_registered` follows "
+        "the commit as before. `ctx.credentials.set` and `ctx.users.create` join that transaction, so a "
+        "failing implementation leaves no account behind; write anything else through `ctx.db.joined()` "
+        "(the surrounding core transaction, or a new one), never a second `ctx.db.session()` (on SQLite it "
+        "would wait for the registration's own lock).",
         "Behaviour change: `ctx.mail.send` (and `ctx.mailer.send`) no longer talks SMTP. It writes a row to core's "
         "mail outbox and returns at once; the background worker sends it with retries (docs/email.md). It "
         "raises `core.MailError` only when the row cannot be written, never for a mail server that is down or "

@@ -120,6 +120,8 @@ class UserDirectory:
                external_id: str | None = None, verified: bool = False, require_email: bool = True) -> UserInfo:
         """Create an account owned by the auth provider ``provider``.
 
+        Inside a core transaction (:func:`core.db.joining`, e.g. a registration) the account is written in it.
+
         :param require_email: refuse an empty ``email`` (external providers may have accounts without one).
         :raises AccountError: for a taken or invalid username, an invalid email or an unknown role.
         """
@@ -129,7 +131,7 @@ class UserDirectory:
             raise AccountError("role", f"Role must be one of {', '.join(ROLES)}.")
         if len(display_name) > 200:
             raise AccountError("display_name", "Use at most 200 characters.")
-        with self.db.session() as session:
+        with self.db.joined() as session:
             key = normalize_username(shown)
             if session.scalar(select(func.count()).select_from(User).where(User.username_key == key)):
                 raise AccountError("username", "This username is taken. Choose another one.")
@@ -191,8 +193,8 @@ class CredentialStore:
                                                                 Credential.provider == provider)).scalar()
 
     def set(self, user_id: int, provider: str, secret: str) -> None:
-        """Store (or replace) the secret."""
-        with self.db.session() as session:
+        """Store (or replace) the secret (in the surrounding core transaction when there is one)."""
+        with self.db.joined() as session:
             row = session.get(Credential, (user_id, provider))
             if row is None:
                 session.add(Credential(user_id=user_id, provider=provider, secret=secret, updated_at=utcnow()))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from email.message import EmailMessage
 from email.utils import make_msgid
 from typing import Any
@@ -15,7 +15,7 @@ DEPARTMENT = "General"
 def message(sender: str = "alice@example.com", subject: str = "Printer on fire", body: str = "Please help.",
             *, to: str = "support@help.example", msgid: str | None = None, in_reply_to: str | None = None,
             references: list[str] | None = None, html: str | None = None,
-            attachments: list[tuple[str, str, bytes]] = (), headers: dict[str, str] | None = None) -> bytes:
+            attachments: Sequence[tuple[str, str, bytes]] = (), headers: dict[str, str] | None = None) -> bytes:
     """An RFC 5322 message as bytes (``attachments``: ``(filename, content type, data)``)."""
     msg = EmailMessage()
     msg["From"] = sender
@@ -73,7 +73,7 @@ class MemorySource(MailSource):
         self.acked.append(uid)
 
 
-def add_department(app: Any, name: str = DEPARTMENT, agents: list[int] = ()) -> int:
+def add_department(app: Any, name: str = DEPARTMENT, agents: Sequence[int] = ()) -> int:
     """Create a department (and assign agents); its id."""
     from core.tickets.models import Department, DepartmentAgent
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, update
+from sqlalchemy import update
 
 from core.app_state import AppState
 from core.auth import tokens
 from core.auth.login import authenticate, check_new_password
 from core.auth.sessions import end_all_sessions
+from core.db import joining
 from core.models import User
 from core.types import RequestInfo, UserInfo
 from core.users import AccountError
@@ -47,26 +48,28 @@ def set_password(state: AppState, user: UserInfo, password: str, *, check_rules:
 
 def register(state: AppState, *, username: str, email: str, password: str, display_name: str = "",
              role: str = "user", verified: bool = False) -> UserInfo:
-    """Create a local account with a password; nothing is left behind if any step fails."""
+    """Create a local account with a password and, unless ``verified``, its "Confirm your email" message.
+
+    One transaction: the account, its password (``auth_set_password`` writes through ``ctx.credentials``,
+    which joins it) and the outbox row commit together, or nothing is left behind. ``user_registered`` is
+    told after the commit.
+    """
     provider = state.registration_provider()
     if provider is None:
         raise AccountError("username", "Registration is not available: no enabled plugin creates accounts.")
     problems = check_new_password(state, password, username)
     if problems:
         raise PasswordRejected(problems)
-    user = state.ctx.users.create(username=username, email=email, display_name=display_name, role=role,
-                                  provider=provider.name, verified=verified)
-    try:
-        set_password(state, user, password, check_rules=False)
-    except BaseException:
-        with state.db.session() as s:
-            s.execute(delete(User).where(User.id == user.id))
-        raise
-    state.host.notify("user_registered", user=user, ctx=state.ctx)
-    if not verified:
-        from core.auth.verification import send_verification
+    from core.auth.verification import send_verification
 
-        send_verification(state, user)
+    with state.db.session() as s, joining(s):
+        user = state.ctx.users.create(username=username, email=email, display_name=display_name, role=role,
+                                      provider=provider.name, verified=verified)
+        if not state.host.first("auth_set_password", user=user, password=password, ctx=state.ctx):
+            raise AccountError("password", "No enabled auth plugin can store a password for this account.")
+        if not verified:
+            send_verification(state, user, session=s)
+    state.host.notify("user_registered", user=user, ctx=state.ctx)
     return user
 
 

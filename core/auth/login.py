@@ -61,7 +61,9 @@ def authenticate(app_state: AppState, username: str, password: str, request: Req
             complete_login(app_state, user, request, lock_key)
     elif outcome.message == GENERIC_FAILURE:  # "unavailable" never counts toward the lockout
         record_failure(app_state, lock_key, lock, request)
-    count_login(app_state, "ok" if outcome.user else "failed" if outcome.message == GENERIC_FAILURE else "unavailable")
+    if not outcome.second_factor:  # a login waiting for its second factor is counted by that step
+        count_login(app_state, "ok" if outcome.user else "failed" if outcome.message == GENERIC_FAILURE
+                    else "unavailable")
     return outcome
 
 

@@ -7,6 +7,7 @@ from ``server.base_url``. Opening a link while logged in as someone else verifie
 from __future__ import annotations
 
 import logging
+from contextlib import nullcontext
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +18,8 @@ from core.types import UserInfo
 from core.users import AccountError, address_taken, normalize_email, to_info
 
 if TYPE_CHECKING:  # pragma: no cover
+    from sqlalchemy.orm import Session
+
     from core.outbox.render import Rendered
 
 log = logging.getLogger("plugdesk.auth.verification")
@@ -24,18 +27,21 @@ PURPOSE = "verify_email"
 RESEND_LIMIT = 3  # per user per hour
 
 
-def send_verification(state: AppState, user: UserInfo, address: str | None = None) -> bool:
+def send_verification(state: AppState, user: UserInfo, address: str | None = None, *,
+                      session: Session | None = None) -> bool:
     """Queue a verification link for ``address`` (default: the user's current address).
 
     The token is issued by the worker when it sends the message (:func:`render_verification_mail`), so the
     raw token is never stored. Returns ``False`` when there is no address.
+
+    :param session: the transaction of the event that asks for the link (a registration); default: its own.
     """
     address = address or user.email
     if not address:
         return False
     from core.outbox.service import enqueue
 
-    with state.db.session() as s:
+    with nullcontext(session) if session is not None else state.db.session() as s:
         enqueue(s, state.settings, kind=PURPOSE, payload={"user_id": user.id, "email": address}, to=address,
                 to_name=user.display_name or user.username, subject="Confirm your email address",
                 related=f"user:{user.id}")

@@ -219,7 +219,7 @@ def _write(state: AppState, s: Session, source: MailSource, mail: ParsedMail, ta
     if sender is not None and not sender.is_active:
         raise _Refused("the sender's account is disabled")
     ticket = target.ticket if target else None
-    if ticket is not None and not ticket.locked:
+    if target is not None and ticket is not None and not ticket.locked:
         agent = is_department_agent(s, sender, ticket.department_id)
         customer = is_customer(s, ticket, mail.sender)
         from_agent = agent and not customer
@@ -345,6 +345,16 @@ def ingest(state: AppState, source: MailSource, message: InboundMessage, now: da
     return result
 
 
+def record_failure(state: AppState, source: MailSource, message: InboundMessage, exc: BaseException) -> Outcome:
+    """Record a message that made ingest fail unexpectedly (a bug, not an outage) as refused, so one bad
+    message never blocks its mailbox; the traceback goes to the log."""
+    log.error("mail %s/%s could not be ingested", source.name, message.uid, exc_info=exc)
+    mail = parse(message.raw, headers_only=True)
+    return _record(state, source.name, str(message.uid)[:250], mail, max(message.size, len(message.raw)),
+                   "refused", f"could not be ingested ({exc.__class__.__name__}: {str(exc)[:300]}); the original "
+                   "is still in the mailbox")
+
+
 def _after(state: AppState, written: _Written) -> None:
     """Events of a committed ticket (``ticket_created``) and account (``user_registered``)."""
     from core.tickets.info import listeners
@@ -362,5 +372,6 @@ def _after(state: AppState, written: _Written) -> None:
         if created:
             first = s.scalar(select(TicketMessage).where(TicketMessage.ticket_id == written.ticket_id)
                              .order_by(TicketMessage.id).limit(1))
-            emit(state, "ticket_created", ticket=ticket_infos(s, [written.ticket_id])[0],
-                 message=message_info(first))
+            if first is not None:
+                emit(state, "ticket_created", ticket=ticket_infos(s, [written.ticket_id])[0],
+                     message=message_info(first))

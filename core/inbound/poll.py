@@ -67,13 +67,21 @@ def poll_source(state: AppState, source: MailSource, limit: int | None = None) -
     :raises MailSourceUnavailable: the server could not be reached (nothing is lost).
     :raises core.inbound.ingest.RetryLater: the database or the file store failed.
     """
-    from core.inbound.ingest import ingest
+    from sqlalchemy.exc import DBAPIError
+
+    from core.inbound.ingest import RetryLater, ingest, record_failure
+    from core.types import StorageError
 
     limit = limit or state.settings.get("inbound", "batch_size")
     max_bytes = state.settings.get("inbound", "max_message_mb") * 1024 * 1024
     counts: dict[str, int] = {}
     for message in source.fetch(limit, max_bytes):
-        outcome = ingest(state, source, message)
+        try:
+            outcome = ingest(state, source, message)
+        except (RetryLater, DBAPIError, StorageError, OSError, MailSourceUnavailable):
+            raise  # an outage: leave it unacknowledged, the next poll tries again
+        except Exception as exc:  # a bug on this message: record it, so it cannot block the mailbox
+            outcome = record_failure(state, source, message, exc)
         source.ack(message.uid)
         counts[outcome.outcome] = counts.get(outcome.outcome, 0) + 1
         log.info("mail %s/%s: %s %s", source.name, message.uid, outcome.outcome, outcome.reason)
@@ -155,13 +163,14 @@ def _cleanup(state: AppState) -> str:
 
     from sqlalchemy import delete
 
+    from core.db import rowcount
     from core.inbound.models import InboundMail
     from core.models import utcnow
 
     days = state.settings.get("inbound", "keep_days")
     with state.db.session() as s:
-        gone = s.execute(delete(InboundMail).where(InboundMail.received_at < utcnow() - timedelta(days=days)))
-    return f"deleted {gone.rowcount or 0} records of email older than {days} days"
+        gone = rowcount(s.execute(delete(InboundMail).where(InboundMail.received_at < utcnow() - timedelta(days=days))))
+    return f"deleted {gone} records of email older than {days} days"
 
 
 def jobs() -> list[Job]:

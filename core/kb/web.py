@@ -64,10 +64,10 @@ def category(category_id: int) -> ResponseReturnValue:
     """One category: its subcategories and its articles (including those of subcategories)."""
     page = page_number()
     with state().db.session() as s:
+        full_tree = category_tree(s)  # loads every category: the get()s below come from the identity map
         cat = s.get(KbCategory, category_id)
         if cat is None:
             abort(404)
-        full_tree = category_tree(s)
         tree = [(c, d) for c, d in full_tree if c.parent_id == cat.id]
         articles, total = list_articles(s, published_only=True, category_ids=descendants(s, cat.id, full_tree),
                                         limit=PAGE_SIZE, offset=offset_of(page, PAGE_SIZE))

@@ -65,7 +65,8 @@ def message_json(m: OutboxMessage) -> dict[str, Any]:
     return {"id": m.id, "state": m.state, "kind": m.kind, "to": m.to_addr, "subject": m.subject,
             "attempts": m.attempts, "created_at": iso(m.created_at), "next_attempt_at": iso(m.next_attempt_at)
             if m.state == "queued" else None, "sent_at": iso(m.sent_at), "last_error": m.last_error,
-            "message_id": m.message_id, "ticket_id": m.ticket_id, "related": m.related}
+            "message_id": m.message_id, "ticket_id": m.ticket_id,
+            "ticket_message_id": m.ticket_message_id, "related": m.related}
 
 
 def listing(session: Session, states: tuple[str, ...] = ("queued", "sending", "failed", "sent"),

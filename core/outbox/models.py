@@ -42,6 +42,8 @@ class OutboxMessage(Base):
     payload: Mapped[Any] = mapped_column(JSON, nullable=True)
     message_id: Mapped[str] = mapped_column(String(250), unique=True)
     ticket_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    #: the ticket message (reply) the notification is about (``0013``); ``None`` for other mail
+    ticket_message_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     related: Mapped[str] = mapped_column(String(64), default="")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -1,7 +1,7 @@
 """Queue messages in the database transaction of the event that causes them; nothing talks SMTP here.
 
 * :func:`enqueue` adds a row to a given session (core code that owns the transaction).
-* :func:`joining` makes the transaction of a core operation the one that mail sent through
+* :func:`joining` (from :mod:`core.db`) makes the transaction of a core operation the one that mail sent through
   :class:`OutboxMailer` (``ctx.mailer``) joins - e.g. around the ``ticket_replied`` event, so the
   notification exists if and only if the reply does.
 * :class:`OutboxMailer` is what plugins get as ``ctx.mailer``: ``send(to, subject, body, ...)`` queues.
@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from core.db import Database
+from core.db import Database, joined_session, joining
 from core.mail import MailError
 from core.models import utcnow
 from core.outbox.compose import (
@@ -35,25 +35,30 @@ from core.outbox.compose import (
 from core.outbox.models import OutboxMessage
 from core.settings import Settings
 
+__all__ = ["OutboxMailer", "about_message", "department_reply_to", "enqueue", "joining", "thread_headers"]
+
 log = logging.getLogger("plugdesk.outbox")
-_ambient: ContextVar[Session | None] = ContextVar("plugdesk_outbox_session", default=None)
 REFERENCES_MAX = 20
+#: ``(ticket_id, message_id)`` of the ticket message whose event is being handled (:func:`about_message`).
+_event_message: ContextVar[tuple[int, int] | None] = ContextVar("plugdesk_outbox_message", default=None)
 
 
 @contextmanager
-def joining(session: Session) -> Iterator[None]:
-    """Inside this block, :class:`OutboxMailer` queues into ``session`` (its transaction) instead of its own."""
-    token = _ambient.set(session)
+def about_message(ticket_id: int, message_id: int) -> Iterator[None]:
+    """Inside this block (an event about one ticket message, e.g. ``ticket_replied``), mail queued for
+    ``ticket_id`` records ``message_id`` as its ``ticket_message_id`` unless the sender names another."""
+    token = _event_message.set((ticket_id, message_id))
     try:
         yield
     finally:
-        _ambient.reset(token)
+        _event_message.reset(token)
 
 
 def enqueue(session: Session, settings: Settings, *, to: str = "", subject: str = "", text: str = "",
             to_name: str = "", html: str | None = None, kind: str = "mail", payload: Any = None,
             headers: Mapping[str, Any] | None = None, ticket_id: int | None = None, related: str = "",
-            msg_id: str | None = None, auto: bool = True, now: datetime | None = None) -> OutboxMessage:
+            msg_id: str | None = None, auto: bool = True, now: datetime | None = None,
+            ticket_message_id: int | None = None) -> OutboxMessage:
     """Add one message to ``session``; it is sent once the transaction commits.
 
     A ``mail`` row with an unusable recipient is stored as ``failed`` with the reason (shown on the Mail
@@ -69,7 +74,8 @@ def enqueue(session: Session, settings: Settings, *, to: str = "", subject: str 
     row = OutboxMessage(kind=kind, state="queued", to_name=clean_header_text(to_name, 200),
                         subject=clean_header_text(subject, 300), headers=extra or None, text_body=text,
                         html_body=html, payload=payload, message_id=msg_id or message_id(domain),
-                        ticket_id=ticket_id, related=related[:64], attempts=0, created_at=now, updated_at=now,
+                        ticket_id=ticket_id, ticket_message_id=ticket_message_id, related=related[:64],
+                        attempts=0, created_at=now, updated_at=now,
                         next_attempt_at=now, deadline_at=now + timedelta(hours=settings.get("worker", "give_up_hours")),
                         to_addr=clean_header_text(to, 320))
     if kind == "mail":
@@ -120,22 +126,29 @@ class OutboxMailer:
         self.sender = settings.get("mail", "sender")
 
     def send(self, to: str, subject: str, body: str, *, html: str | None = None, to_name: str = "",
-             ticket_id: int | None = None, related: str = "", auto: bool = True) -> int:
+             ticket_id: int | None = None, related: str = "", auto: bool = True,
+             ticket_message_id: int | None = None) -> int:
         """Queue one message; return its outbox id. Joins the current core transaction when there is one.
 
+        :param ticket_message_id: the ticket message the mail is about; by default, inside the event of a
+            message of ``ticket_id`` (:func:`about_message`), that message.
         :raises core.MailError: when the message could not be queued in a transaction of its own.
         """
-        session = _ambient.get()
-        if session is not None and session.get_bind() is self.db.engine:
-            return self._add(session, to, subject, body, html, to_name, ticket_id, related, auto)
+        event = _event_message.get()
+        if ticket_message_id is None and ticket_id is not None and event is not None and event[0] == ticket_id:
+            ticket_message_id = event[1]
+        args = (to, subject, body, html, to_name, ticket_id, related, auto, ticket_message_id)
+        session = joined_session(self.db.engine)
+        if session is not None:
+            return self._add(session, *args)
         try:
             with self.db.session() as own:
-                return self._add(own, to, subject, body, html, to_name, ticket_id, related, auto)
+                return self._add(own, *args)
         except SQLAlchemyError as exc:  # the database is unreachable: the caller decides (core.MailError)
             raise MailError(f"the message could not be queued: {exc.__class__.__name__}") from exc
 
     def _add(self, session: Session, to: str, subject: str, body: str, html: str | None, to_name: str,
-             ticket_id: int | None, related: str, auto: bool) -> int:
+             ticket_id: int | None, related: str, auto: bool, ticket_message_id: int | None) -> int:
         headers: dict[str, Any] = {}
         msg_id = None
         if ticket_id is not None:
@@ -148,6 +161,7 @@ class OutboxMailer:
             msg_id = message_id(domain, prefix=f"ticket-{ticket_id}.")
             related = related or f"ticket:{ticket_id}"
         row = enqueue(session, self.settings, to=to, subject=subject, text=body, html=html, to_name=to_name,
-                      headers=headers, ticket_id=ticket_id, related=related, msg_id=msg_id, auto=auto)
+                      headers=headers, ticket_id=ticket_id, related=related, msg_id=msg_id, auto=auto,
+                      ticket_message_id=ticket_message_id)
         session.flush()
         return row.id

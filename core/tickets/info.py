@@ -73,7 +73,18 @@ def listeners(state: AppState | None, hook: str) -> bool:
 
 
 def emit(state: AppState | None, hook: str, **kwargs: Any) -> None:
-    """Fire a ticket lifecycle hook on every plugin; failures are logged, never raised."""
+    """Fire a ticket lifecycle hook on every plugin; failures are logged, never raised.
+
+    An event about one ticket message (``ticket`` and ``message`` given, e.g. ``ticket_replied``) makes the
+    mail its plugins queue for that ticket record the message (``mail_outbox.ticket_message_id``).
+    """
     if state is None:
+        return
+    ticket, message = kwargs.get("ticket"), kwargs.get("message")
+    if isinstance(ticket, TicketInfo) and isinstance(message, TicketMessageInfo):
+        from core.outbox.service import about_message
+
+        with about_message(ticket.id, message.id):
+            state.host.notify(hook, ctx=state.ctx, **kwargs)
         return
     state.host.notify(hook, ctx=state.ctx, **kwargs)

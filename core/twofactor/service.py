@@ -23,6 +23,7 @@ from core.app_state import AppState
 from core.auth.login import LoginOutcome, complete_login, record_failure
 from core.auth.sessions import end_all_sessions
 from core.models import AuditEntry, Setting, User, utcnow
+from core.ops.web import count_login
 from core.twofactor import passkeys, recovery, totp
 from core.twofactor.models import Passkey, TotpSecret
 from core.types import RequestInfo, Role, UserInfo
@@ -106,6 +107,7 @@ def second_step(state: AppState, user: UserInfo, request: RequestInfo, *, code: 
     lock = state.lockout.state(key) if state.lockout.enabled() else None
     if lock is not None and lock.locked:
         log.info("second factor for %r refused: account locked", key)
+        count_login(state, "locked")
         return LoginOutcome(None, WRONG_CODE)
     method = ""
     if passkey is not None:
@@ -117,6 +119,7 @@ def second_step(state: AppState, user: UserInfo, request: RequestInfo, *, code: 
     if not method:
         log.info("second factor for %r from %s refused", key, request.remote_addr)
         record_failure(state, key, lock, request)
+        count_login(state, "failed")
         return LoginOutcome(None, WRONG_CODE)
     if method == "recovery_code":
         left = recovery.remaining(state.db, user.id)
@@ -128,6 +131,7 @@ def second_step(state: AppState, user: UserInfo, request: RequestInfo, *, code: 
                 f"{left} unused code{'s' if left != 1 else ''} remain. If this was not you, contact your help "
                 "desk administrator now.")
     complete_login(state, user, request, key)
+    count_login(state, "ok")  # the login counts once every factor passed (password or single sign-on first)
     log.info("login %r from %s completed with %s", key, request.remote_addr, method)
     return LoginOutcome(user)
 

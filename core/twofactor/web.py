@@ -73,6 +73,11 @@ def _finish(user: UserInfo) -> str:
         start_session(row, second_factor=True)
     if isinstance(pending.get("sso"), str):  # a single sign-on: keep its provider for RP-initiated logout
         session["sso"] = pending["sso"]
+    link = pending.get("link")
+    if isinstance(link, dict) and link.get("u") == user.id:  # "link this sign-in" waited for the second factor
+        from core.auth import redirect_login
+
+        redirect_login.finish_link(state(), link, user, request_info().remote_addr)
     return target
 
 

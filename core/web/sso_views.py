@@ -71,28 +71,34 @@ def leave(url: str, label: str, title: str, detail: str) -> ResponseReturnValue:
     return response
 
 
-def _signed_in(done: flow.Completed, *, recorded: bool = False) -> ResponseReturnValue:
+def _signed_in(done: flow.Completed, *, recorded: bool = False,
+               link: dict[str, Any] | None = None) -> ResponseReturnValue:
     """Go on exactly as a password login does: the second factor when the account has one, else the session
-    (login recorded, ``user_logged_in`` told); remember the provider for RP-initiated logout.
+    (login counted and recorded, ``user_logged_in`` told); remember the provider for RP-initiated logout.
 
     Two-factor: an account with a second factor at plugdesk is asked for it after the provider
     (:func:`core.twofactor.web.begin`), unless the provider vouched for a second factor of its own
     (``Identity.mfa``, e.g. auth_oidc's ``trust_provider_mfa``); such a session counts as two-factor.
+    Until that step passes nothing is counted or recorded (:func:`core.twofactor.service.second_step` does
+    it), and a pending ``link`` of the external sign-in is made only then.
 
     :param recorded: the password login of the linking page already counted and recorded this login.
+    :param link: the pending link (``flow.pending_link`` data) whose password was just proven.
     """
     st = state()
-    if not recorded:
-        flow.count_login(st, "ok")
     from core.twofactor.service import has_second_factor
 
     if not done.mfa and has_second_factor(st, done.user.id):  # no session until the second factor is checked
         from core.twofactor.web import begin as second_factor
 
         response = second_factor(done.user, done.target)
-        session["tfa"] = {**session["tfa"], "sso": done.provider}  # kept through the second step (logout)
+        kept = {"sso": done.provider, **({"link": link} if link else {})}  # kept through the second step
+        session["tfa"] = {**session["tfa"], **kept}
         return response
+    if link is not None:
+        done = flow.finish_link(st, link, done.user, request_info().remote_addr)
     if not recorded:
+        flow.count_login(st, "ok")
         complete_login(st, done.user, request_info())
     with st.db.session() as s:
         start_session(s.get_one(User, done.user.id), second_factor=done.mfa)
@@ -142,8 +148,8 @@ def link() -> ResponseReturnValue:
     message = ""
     if form.validate_on_submit():
         outcome = authenticate(st, user.username, form.password.data or "", request_info())  # lockout counts
-        if outcome.user is not None and outcome.user.id == user.id:
-            return _signed_in(flow.finish_link(st, data, user, request_info().remote_addr), recorded=True)
+        if outcome.user is not None and outcome.user.id == user.id:  # linked now, or after the second factor
+            return _signed_in(flow.Completed(user, data["p"], data.get("n", "")), recorded=True, link=data)
         message = outcome.message
     elif request.method == "POST":
         message = "Enter the password of your account here."

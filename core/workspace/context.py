@@ -59,7 +59,8 @@ def history(session: Session, ticket_id: int) -> list[HistoryLine]:
     """The ticket's events as sentences, oldest first."""
     events = list(session.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket_id)
                                   .order_by(TicketEvent.id)))
-    dept_ids, user_ids = set(), set()
+    dept_ids: set[int] = set()
+    user_ids: set[int] = set()
     for e in events:
         d = e.detail if isinstance(e.detail, dict) else {}
         (dept_ids if e.kind == "moved" else user_ids if e.kind == "assigned" else set()).update(

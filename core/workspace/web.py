@@ -22,7 +22,7 @@ def inline_answer(ok: bool) -> ResponseReturnValue:
     The message is the one the form action flashed; it is taken out of the session, so it does not show
     up again on the next page.
     """
-    messages = get_flashed_messages(with_categories=True)
+    messages: list[tuple[str, str]] = get_flashed_messages(with_categories=True)  # type: ignore[assignment]
     text = " ".join(str(m) for _c, m in messages) or ("Saved." if ok else "Nothing was changed.")
     return jsonify({"ok": ok, "message": text}), 200 if ok else 422
 

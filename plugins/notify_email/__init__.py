@@ -27,6 +27,6 @@ def ticket_replied(ticket: TicketInfo, message: TicketMessageInfo, ctx: PluginCo
         return
     subject, body = compose(ticket, message, ctx.settings.get("server", "base_url"))
     try:
-        ctx.mail.send(ticket.customer_email, subject, body, ticket_id=ticket.id)
+        ctx.mail.send(ticket.customer_email, subject, body, ticket_id=ticket.id, ticket_message_id=message.id)
     except MailError as exc:
         ctx.log(NAME).warning("could not notify the customer of ticket #%s: %s", ticket.id, exc)

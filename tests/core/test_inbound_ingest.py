@@ -310,3 +310,60 @@ def test_an_unreachable_source_backs_off(plugdesk_app_factory):
     assert poll_all(st, now=9.0) == {}  # 5 s x 2: not before 10 s
     assert poll_all(st, now=10.0) == {"memory": {"unavailable": 1}}
     assert poll_all(st, now=29.0) == {}  # then 20 s
+
+
+def test_an_email_only_customer_claims_the_account_by_password_reset(plugdesk_app_factory, smtp_sink):
+    import re
+
+    app = plugdesk_app_factory(["auth_local", "storage_fs"], overrides={
+        "mail": {"url": f"smtp://{smtp_sink.host}:{smtp_sink.port}", "sender": "help@example.com"},
+        "server": {"base_url": "https://help.example.com"}})
+    add_department(app)
+    source = MemorySource()
+    source.deliver(message(sender="Nora <nora@example.com>"))
+    poll(app, source)
+    client = app.test_client()
+    assert client.post("/api/v1/auth/login", json={"username": "nora@example.com", "password": "x" * 12}
+                       ).status_code == 401  # no password yet
+    assert client.post("/api/v1/auth/password-reset", json={"login": "nora@example.com"}).status_code == 202
+    [sent] = smtp_sink.delivered(app)
+    text = sent["msg"].get_body(("plain",)).get_content()
+    token = re.search(r"https://help\.example\.com/password-reset/(\S+)", text).group(1)
+    new = "a brand new passphrase"
+    assert client.post("/api/v1/auth/password-reset/confirm", json={"token": token, "password": new}
+                       ).status_code == 204
+    r = client.post("/api/v1/auth/login", json={"username": "nora@example.com", "password": new})
+    assert r.status_code == 200
+    me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {r.get_json()['token']}"}).get_json()
+    assert me["id"] == tickets(app)[0]["customer_id"]
+
+
+def test_a_message_that_breaks_ingest_is_recorded_and_does_not_block_the_mailbox(app, source, monkeypatch, caplog):
+    import core.inbound.ingest as ingest_module
+
+    real = ingest_module._body
+
+    def broken(mail: Any, notes: list[str]) -> str:
+        if "poison" in mail.subject:
+            raise ValueError("unexpected shape")
+        return real(mail, notes)
+
+    monkeypatch.setattr(ingest_module, "_body", broken)
+    source.deliver(message(subject="poison"))
+    source.deliver(message(subject="fine"))
+    assert poll(app, source) == {"refused": 1, "ticket": 1}
+    assert "could not be ingested (ValueError: unexpected shape)" in outcomes(app)[0][1]
+    assert not source.pending and "could not be ingested" in caplog.text
+
+
+def test_the_inbound_page_lists_outcomes_and_tickets_fold_quoted_text(app, source, login_as):
+    source.deliver(message(subject="Hello <b>there</b>", body="New text\n\nOn Mon, Bob wrote:\n> old <script>"))
+    source.deliver(message(sender="MAILER-DAEMON@mx.example.com", subject="Undeliverable"))
+    poll(app, source)
+    client, _manager = login_as(app, "manager")
+    page = client.get("/manage/mail/inbound").get_data(as_text=True)
+    assert "Hello &lt;b&gt;there&lt;/b&gt;" in page and "system mail from mailer-daemon@mx.example.com" in page
+    assert "/manage/mail/inbound" in client.get("/manage/mail").get_data(as_text=True)
+    view = client.get(f"/manage/tickets/{tickets(app)[0]['id']}").get_data(as_text=True)
+    assert "New text" in view and '<details class="quoted"><summary>Show quoted text</summary>' in view
+    assert "&gt; old &lt;script&gt;" in view and "<script>" not in view.split("quoted-text")[1].split("</div>")[0]

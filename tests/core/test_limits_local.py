@@ -89,3 +89,21 @@ def test_serve_plans_one_worker_per_core_with_local_counters(storage: str, cores
     monkeypatch.setattr("os.cpu_count", lambda: 4)
     workers, _threads, note = plan_workers(storage, None)
     assert workers == (4 if cores_used else 1) and not note
+
+
+def test_two_apps_on_one_machine_share_the_per_address_limit(tmp_path: Path) -> None:
+    """Two app instances (as two gunicorn workers) with ``local://`` count one address's failed logins
+    together: flask-limiter's windows live in the shared file, not in each process."""
+    from core.app_state import state
+    from core.testing import make_test_app
+    from tests.kb.helpers import set_setting
+
+    overrides = {"limits": {"storage": "local://"}}
+    first = make_test_app(tmp_path / "site", ["auth_local"], overrides=overrides)
+    set_setting(first, "security.brute_force.ip_limit", "3 per minute")
+    second = make_test_app(tmp_path / "site", ["auth_local"], overrides=overrides)
+    assert first.extensions["plugdesk_limiter"]._storage.__class__ is LocalLimiterStorage
+    assert state(first).ctx.limits.path == state(second).ctx.limits.path == tmp_path / "site" / "limits.db"
+    codes = [app.test_client().post("/api/v1/auth/login", json={"username": "nobody", "password": "x"}).status_code
+             for app in (first, second, first, second)]
+    assert codes == [401, 401, 401, 429]

@@ -16,7 +16,7 @@ import pytest
 
 from tests.conftest import ARTIFACTS
 from tests.e2e.test_accessibility_browser import PASSWORD, seed
-from tests.e2e.test_kb_community_browser import log_in
+from tests.e2e.test_kb_community_browser import call, log_in
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 SHOTS = ARTIFACTS / "tour"
@@ -46,6 +46,10 @@ def test_tour(live_server: Any, browser: Any) -> None:
     url = site["url"]
     data = seed(site)
     ticket = data["ticket"]["id"]
+    carla = call(f"{url}/api/v1/auth/login", "POST", {"username": "carla", "password": PASSWORD})[1]["token"]
+    status, second = call(f"{url}/api/v1/tickets", "POST", {"subject": "Invoice twice", "body": "Charged twice.",
+                                                            "department_id": data["department"]}, carla)
+    assert status == 201, second
 
     admin = browser.new_context(viewport=WIDE)
     boss = admin.new_page()
@@ -87,6 +91,9 @@ def test_tour(live_server: Any, browser: Any) -> None:
     assert "thank you for ticket" in agent.locator("#body").input_value()
     picture(agent, "3-agent-conversation")
     agent.locator("h1").click()  # out of the text box: the keys are shortcuts again
+    agent.keyboard.press("n")
+    agent.wait_for_url(f"**/manage/tickets/{second['id']}")
+    agent.wait_for_load_state("load")
     agent.keyboard.press("q")
     agent.wait_for_url("**/manage/tickets?department=*")
 

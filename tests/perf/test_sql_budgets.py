@@ -64,7 +64,7 @@ def test_kb_home_and_category(desk: dict[str, Any]) -> None:
     client = desk["app"].test_client()
     client.set_cookie("plugdesk_kbv", VOTER)
     within_budget(desk["app"], client, "/kb", budget=3)
-    within_budget(desk["app"], client, f"/kb/category/{desk['category']}", budget=4)
+    within_budget(desk["app"], client, f"/kb/category/{desk['category']}", budget=3)
 
 
 def test_login_page_runs_no_sql(desk: dict[str, Any]) -> None:
