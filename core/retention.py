@@ -1,15 +1,14 @@
 """Retention runs: one cluster-wide lock, the ``retention_sweep`` hook, a record of every run (scheduled runs: the
 background worker, :mod:`core.worker.jobs`).
 
-The lock elects one runner among all nodes: a PostgreSQL session advisory lock (released by the server if
-the process dies), or for SQLite - one database file on one host - an exclusive ``flock`` on a file next
-to the database. The sweeps themselves are idempotent, so a node that gets the lock after another finished
-simply finds nothing left to do.
+The lock (:mod:`core.db_locks`) elects one runner among all nodes: a PostgreSQL session advisory lock
+(released by the server if the process dies), or for SQLite - one database file on one host - an exclusive
+``flock`` on a file next to the database. The sweeps themselves are idempotent, so a node that gets the lock
+after another finished simply finds nothing left to do.
 """
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 import socket
@@ -17,13 +16,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, Boolean, Integer, String, Text, select, text
+from sqlalchemy import JSON, Boolean, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, Database, UTCDateTime
+from core.db_locks import database_lock
 from core.models import utcnow
 from core.types import SweepReport
 
@@ -78,47 +77,11 @@ class RetentionResult:
                 "plugins": [r.plugin for r in self.reports]}
 
 
-def _sqlite_lock_path(db: Database) -> Path | None:
-    name = db.engine.url.database
-    if not name or name == ":memory:" or name.startswith("file:"):
-        return None
-    return Path(name).resolve().with_name(Path(name).name + ".retention-lock")
-
-
 @contextmanager
 def cluster_lock(db: Database, wait: bool = False) -> Iterator[bool]:
     """Hold the cluster-wide retention lock; yields ``False`` (without waiting) when another runner has it."""
-    if db.engine.dialect.name == "postgresql":
-        conn = db.engine.connect()
-        got = False
-        try:
-            sql = "SELECT pg_advisory_lock(:k) IS NOT NULL" if wait else "SELECT pg_try_advisory_lock(:k)"
-            got = bool(conn.execute(text(sql), {"k": LOCK_KEY}).scalar())
-            conn.commit()
-            yield got
-        finally:
-            if got:
-                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": LOCK_KEY})
-                conn.commit()
-            conn.close()
-        return
-    path = _sqlite_lock_path(db)
-    if path is None:  # an in-memory database lives in one process only
-        yield True
-        return
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
+    with database_lock(db.engine, LOCK_KEY, "retention", timeout=None if wait else 0) as got:
+        yield got
 
 
 def _node() -> str:

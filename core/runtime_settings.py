@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from core.db import Database
 from core.models import AuditEntry, Setting, utcnow
-from core.schema import value_adapter
+from core.schema import describe, value_adapter
 from core.types import SettingSpec
 
 CACHE_SECONDS = 1.0
@@ -34,13 +34,13 @@ class SettingsValidationError(ValueError):
 
 
 def _reason(spec: SettingSpec, exc: ValidationError, value: Any) -> str:
-    """The admin's message for a refused value (the wording the UI, API and CLI have always shown)."""
-    kind = exc.errors()[0]["type"]
+    """The admin's message for a refused value (the wording the UI, API and CLI have always shown); bounds are
+    worded by the schema library (``must be at least 1``)."""
+    error = exc.errors()[0]
+    kind = error["type"]
     got = json.dumps(value, default=repr)
-    if kind == "greater_than_equal":
-        return f"must be at least {spec.minimum}"
-    if kind == "less_than_equal":
-        return f"must be at most {spec.maximum}"
+    if kind in ("greater_than_equal", "less_than_equal"):
+        return describe(error)
     if kind == "literal_error":
         return f"expected one of {', '.join(spec.choices)}"
     return {"bool": f"expected true or false, got {got}", "int": f"expected a whole number, got {got}",

@@ -74,10 +74,10 @@ def parse_doc(cls: type) -> TypeDoc:
 
 
 def value_types() -> list[type]:
-    """The public dataclasses, enums and abstract base classes of :mod:`core.types`, in source order."""
+    """The public dataclasses, enums and abstract base classes of :mod:`core.types`, in documentation order."""
     found = []
-    for name, obj in vars(types_module).items():
-        if name.startswith("_") or not isinstance(obj, type) or not _ours(obj):
+    for obj in _public():
+        if not isinstance(obj, type) or not _ours(obj):
             continue
         if dataclasses.is_dataclass(obj) or issubclass(obj, enum.Enum) or inspect.isabstract(obj) \
                 or type(obj) is abc.ABCMeta and not issubclass(obj, BaseException):
@@ -86,13 +86,18 @@ def value_types() -> list[type]:
 
 
 def errors() -> list[type]:
-    """The exception classes of :mod:`core.types`, in source order."""
-    return [obj for name, obj in vars(types_module).items() if not name.startswith("_") and isinstance(obj, type)
-            and issubclass(obj, BaseException) and _ours(obj)]
+    """The exception classes of :mod:`core.types`, in documentation order."""
+    return [obj for obj in _public() if isinstance(obj, type) and issubclass(obj, BaseException) and _ours(obj)]
+
+
+def _public() -> list[Any]:
+    """The objects :mod:`core.types` exports, in the order of its ``__all__`` (the package's modules are grouped
+    by theme, so their import order is not the order the documentation reads best in)."""
+    return [getattr(types_module, name) for name in types_module.__all__]
 
 
 def _ours(cls: type) -> bool:
-    """Defined in :mod:`core.types` (or in a submodule, should it become a package)."""
+    """Defined in :mod:`core.types` or one of its modules."""
     return cls.__module__ == types_module.__name__ or cls.__module__.startswith(f"{types_module.__name__}.")
 
 
@@ -180,8 +185,8 @@ def render_class(cls: type) -> str:
 
 def render_types() -> str:
     """The whole "Value types" section of ``docs/hooks.md``."""
-    intro = ("## Value types\n\nEverything a hook receives or returns, importable from `core` (defined in "
-             "`core/types.py`). Dataclasses are frozen snapshots unless noted: changing one never changes "
+    intro = ("## Value types\n\nEverything a hook receives or returns, importable from `core` (defined in the "
+             "`core/types/` package). Dataclasses are frozen snapshots unless noted: changing one never changes "
              "plugdesk's data. Generated from the docstrings by `python -m core.hookdocs`.\n")
     parts = [intro] + [render_class(cls) for cls in value_types()]
     errs = "\n".join(f"- `{cls.__name__}`: {_first_paragraph(cls)}" for cls in errors())

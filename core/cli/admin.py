@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 from sqlalchemy import select
 
-from core.cli.shared import Fail, app_state
+from core.cli.shared import Fail, app_state, echo_result
 from core.models import ROLES, AuditEntry, User
 from core.runtime_settings import SettingsValidationError, parse_cli_value
 
@@ -57,12 +57,8 @@ def users_list(ctx: click.Context, as_json: bool, verified: bool | None) -> None
         rows = [{"id": u.id, "username": u.username, "email": u.email, "role": u.role, "provider": u.provider,
                  "active": u.is_active, "verified": u.email_verified}
                 for u in s.scalars(stmt)]
-    if as_json:
-        click.echo(json.dumps(rows, indent=2))
-        return
-    for r in rows:
-        click.echo(f"{r['id']:>5}  {r['username']:<24} {r['role']:<8} {r['provider']:<10} "
-                   f"{'active' if r['active'] else 'disabled'}  {r['email']}")
+    echo_result(rows, as_json, (f"{r['id']:>5}  {r['username']:<24} {r['role']:<8} {r['provider']:<10} "
+                                f"{'active' if r['active'] else 'disabled'}  {r['email']}" for r in rows))
 
 
 def _change_user(ctx: click.Context, username: str, action: str, **changes: object) -> None:
@@ -121,12 +117,8 @@ def plugins_list(ctx: click.Context, as_json: bool) -> None:
     """Enabled plugins: name, version, source distribution, declared hook-contract range, hooks implemented."""
     _app, st = app_state(ctx)
     infos = [asdict(i) | {"hooks": list(i.hooks)} for i in st.host.info.values()]
-    if as_json:
-        click.echo(json.dumps(infos, indent=2))
-        return
-    for i in infos:
-        click.echo(f"{i['name']:<24} {i['version']:<10} {i['distribution']:<24} {i['hooks_version'] or '-':<12} "
-                   f"{', '.join(i['hooks'])}")
+    echo_result(infos, as_json, (f"{i['name']:<24} {i['version']:<10} {i['distribution']:<24} "
+                                 f"{i['hooks_version'] or '-':<12} {', '.join(i['hooks'])}" for i in infos))
 
 
 @click.group("settings")
@@ -168,11 +160,7 @@ def settings_list(ctx: click.Context, as_json: bool) -> None:
     """Every runtime setting with its current value."""
     _app, st = app_state(ctx)
     values = st.runtime.all()
-    if as_json:
-        click.echo(json.dumps(values, indent=2))
-        return
-    for key, value in values.items():
-        click.echo(f"{key} = {json.dumps(value)}")
+    echo_result(values, as_json, (f"{key} = {json.dumps(value)}" for key, value in values.items()))
 
 
 @plugins_group.command("test")
@@ -190,11 +178,8 @@ def plugins_test(ctx: click.Context, name: str, provider: str | None, username: 
     if not st.host.implements(name, "plugin_diagnose"):
         raise Fail(f"plugin {name!r} has no connection test")
     steps = st.host.one(name, "plugin_diagnose", ctx=st.ctx, provider=provider, username=username) or []
-    if as_json:
-        click.echo(json.dumps([asdict(s) for s in steps], indent=2))
-    else:
-        for step in steps:
-            click.echo(f"[{'ok' if step.ok else 'FAIL'}] {step.name}: {step.detail}")
+    echo_result([asdict(s) for s in steps], as_json,
+                (f"[{'ok' if step.ok else 'FAIL'}] {step.name}: {step.detail}" for step in steps))
     if not all(step.ok for step in steps):
         raise Fail(f"{name}: connection test failed at step "
                    f"{next(s.name for s in steps if not s.ok)!r}")

@@ -1,4 +1,5 @@
-"""What every ``plugdesk`` sub-command module shares: the failure type and loading the configured app.
+"""What every ``plugdesk`` sub-command module shares: the failure type, loading the configured app, and printing
+a result either as text or, with ``--json``, as one JSON document.
 
 Command modules (``core/cli/admin.py``, ``core/kb/cli.py``, ``core/tickets/cli.py``, ...) import from here,
 never from :mod:`core.cli` itself, so no module imports the package that imports it (no import cycle).
@@ -6,6 +7,8 @@ never from :mod:`core.cli` itself, so no module imports the package that imports
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -42,3 +45,15 @@ def app_state(ctx: click.Context) -> tuple[Flask, AppState]:
 
     app = load_app(ctx)
     return app, state(app)
+
+
+def echo_result(data: Any, as_json: bool, lines: Iterable[str]) -> None:
+    """Print a command's result: ``data`` as one indented JSON document with ``--json``, else each of ``lines``.
+
+    Pass ``lines`` as a generator when building the text costs something: it is only consumed without ``--json``.
+    """
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+        return
+    for line in lines:
+        click.echo(line)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from core.cli.shared import Fail, app_state
+from core.cli.shared import Fail, app_state, echo_result
 from core.files.fsck import fsck, migrate, switch_backend
 from core.files.service import DEFAULT_GRACE_SECONDS, FileService, file_service, human_size
 from core.types import StorageError
@@ -45,13 +44,11 @@ def fsck_command(ctx: click.Context, repair: bool, as_json: bool, quick: bool, g
         report = fsck(service, repair=repair, verify=not quick, grace_seconds=grace_seconds)
     except StorageError as exc:
         raise Fail(f"storage is not answering: {exc}") from None
-    if as_json:
-        click.echo(json.dumps(report, indent=2))
-    else:
-        click.echo(f"{report['blobs']} blobs, {report['attachments']} attachments, "
-                   f"{human_size(report['bytes_stored'])} stored, {human_size(report['bytes_saved'])} saved by dedup")
-        for p in report["problems"]:
-            click.echo(f"  {p['kind']:<14} {p['digest']}  {p['detail']}{'  [repaired]' if p['repaired'] else ''}")
+    summary = (f"{report['blobs']} blobs, {report['attachments']} attachments, "
+               f"{human_size(report['bytes_stored'])} stored, {human_size(report['bytes_saved'])} saved by dedup")
+    problems = [f"  {p['kind']:<14} {p['digest']}  {p['detail']}{'  [repaired]' if p['repaired'] else ''}"
+                for p in report["problems"]]
+    echo_result(report, as_json, [summary, *problems])
     remaining = [p for p in report["problems"] if not p["repaired"]]
     if remaining:
         hint = "" if repair else "; run with --repair to fix what can be fixed"
@@ -67,11 +64,9 @@ def gc_command(ctx: click.Context, grace_seconds: int, as_json: bool) -> None:
     """Delete blobs that no attachment has referenced for the grace period."""
     _st, service = _service(ctx)
     report = service.gc(grace_seconds)
-    if as_json:
-        click.echo(json.dumps({"deleted": report.deleted, "bytes_freed": report.bytes_freed, "kept": report.kept,
-                               "errors": report.errors}, indent=2))
-    else:
-        click.echo(f"deleted {report.deleted} blobs ({human_size(report.bytes_freed)}), kept {report.kept}")
+    echo_result({"deleted": report.deleted, "bytes_freed": report.bytes_freed, "kept": report.kept,
+                 "errors": report.errors}, as_json,
+                [f"deleted {report.deleted} blobs ({human_size(report.bytes_freed)}), kept {report.kept}"])
     if report.errors:
         raise Fail(f"{len(report.errors)} blob(s) could not be deleted (first: {report.errors[0]}); run gc again")
 
@@ -83,11 +78,8 @@ def usage_command(ctx: click.Context, as_json: bool) -> None:
     """Disk usage from the database (no scan of the store)."""
     _st, service = _service(ctx)
     usage = service.usage()
-    if as_json:
-        click.echo(json.dumps(usage, indent=2))
-        return
-    for key, value in usage.items():
-        click.echo(f"{key:<20} {human_size(value) if key.startswith('bytes_') else value}")
+    echo_result(usage, as_json, (f"{key:<20} {human_size(value) if key.startswith('bytes_') else value}"
+                                 for key, value in usage.items()))
 
 
 @storage_group.command("migrate")

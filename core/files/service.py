@@ -135,16 +135,16 @@ class FileService:
         return fd, Path(name)
 
     def ingest(self, stream: IO[bytes], filename: str | None, *, allowed_extensions: list[str] | None = None,
-               max_bytes: int | None = None) -> StagedUpload:
-        """Stream ``stream`` through SHA-256 into a temp file, check it, and store the bytes.
+               max_bytes: int | None = None, store: bool = True) -> StagedUpload:
+        """Stream ``stream`` through SHA-256 into a temp file, check it, and store the bytes (or not: ``store``).
 
-        Memory stays flat whatever the size: 1 MiB is read at a time. The rules are applied while
-        streaming: the name (:func:`core.files.rules.display_name`), the extension allow-list, the
-        content signature of the first 4 KiB and ``max_bytes``; a refusal raises
-        :class:`UploadRejected` and leaves nothing behind.
+        Memory stays flat whatever the size: 1 MiB is read at a time. The rules are applied while streaming:
+        the name (:func:`core.files.rules.display_name`), the extension allow-list, the content signature of
+        the first 4 KiB and ``max_bytes``; a refusal raises :class:`UploadRejected` and leaves nothing behind.
 
         :param allowed_extensions: a ``security.uploads.*`` list; ``None`` skips the extension check.
         :param max_bytes: the per-file limit (``None`` = unlimited).
+        :param store: ``False`` keeps the bytes in the temp file until :func:`core.files.batch.store_many`.
         :raises UploadRejected: the upload breaks a rule (400, 413, 415).
         :raises StorageError: the backend failed (no row is left behind).
         """
@@ -162,7 +162,8 @@ class FileService:
             raise
         staged = StagedUpload(digest, size, name, content_type, path)
         try:
-            self.store_staged(staged)
+            if store:
+                self.store_staged(staged)
         except BaseException:
             staged.cleanup()
             raise
@@ -324,12 +325,11 @@ class FileService:
                 .execution_options(synchronize_session=False))
         return len(removed)
 
-    # ------------------------------------------------------------------ reading
+    # ------------------------------------------------------------------ reading and collection
     def open(self, attachment: Attachment, start: int = 0, end: int | None = None) -> Iterator[bytes]:
         """Stream an attachment's bytes (``end`` inclusive); raises before yielding if the blob is missing."""
         return self.store.open(attachment.blob_digest, start, end)
 
-    # ------------------------------------------------------------------ collection
     def gc(self, grace_seconds: int = DEFAULT_GRACE_SECONDS, now: datetime | None = None) -> GcReport:
         """Delete blobs that have had no reference for ``grace_seconds``.
 

@@ -96,19 +96,32 @@ def _mark_bounced(state: AppState, mail: ParsedMail, source: str, uid: str, size
         return _record(state, source, uid, mail, size, "bounce", detail, ticket_id, session=s)
 
 
-def _screen(state: AppState, source: MailSource, mail: ParsedMail, now: datetime) -> str | None:
-    """Why ``mail`` is filed without a ticket (loops, junk, blocks, duplicates, rate limit), or ``None``."""
+def block_lists(state: AppState) -> tuple[list[str], list[str]]:
+    """The sender block lists: the runtime setting (Settings › Security) and ``[inbound] block_senders``."""
+    return list(state.runtime.get("security.blocked_senders")), list(state.settings.get("inbound", "block_senders"))
+
+
+def static_reason(source: MailSource, mail: ParsedMail, lists: tuple[list[str], list[str]]) -> str | None:
+    """Why ``mail`` is filed by the rules alone (loops, junk, no sender, block lists ``lists``), or ``None``."""
     reason = junk_reason(mail, [source.address])
     if reason:
         return reason
     if not mail.sender or not email_key(mail.sender):
         return "no usable sender address (From)"
-    hit = blocked(mail.sender, state.runtime.get("security.blocked_senders"))
+    hit = blocked(mail.sender, lists[0])
     if hit:
         return f"sender blocked ({hit} in Settings › Security › IP Blacklist › Blocked email senders)"
-    hit = blocked(mail.sender, state.settings.get("inbound", "block_senders"))
+    hit = blocked(mail.sender, lists[1])
     if hit:
         return f"sender blocked ({hit} in [inbound] block_senders)"
+    return None
+
+
+def _screen(state: AppState, source: MailSource, mail: ParsedMail, now: datetime) -> str | None:
+    """Why ``mail`` is filed without a ticket (loops, junk, blocks, duplicates, rate limit), or ``None``."""
+    reason = static_reason(source, mail, block_lists(state))
+    if reason:
+        return reason
     with state.db.session() as s:
         if mail.message_id:
             earlier = s.scalar(select(InboundMail.id).where(InboundMail.source == source.name,
@@ -132,8 +145,11 @@ def _max_file_bytes(state: AppState) -> int:
     return int(state.settings.get("server", "max_request_mb")) * MIB
 
 
-def _stage(state: AppState, mail: ParsedMail, raw: bytes, notes: list[str]) -> list[Any]:
-    """Store the original ``.eml`` and the allowed attachments; refusals go to ``notes`` with the reason."""
+def stage(state: AppState, mail: ParsedMail, raw: bytes, notes: list[str], store: bool = True) -> list[Any]:
+    """Store the original ``.eml`` and the allowed attachments; refusals go to ``notes`` with the reason.
+
+    ``store=False`` only hashes and checks them (the caller stores a batch with ``store_many``).
+    """
     if state.storage is None:
         if mail.attachments:
             notes.append(f"{len(mail.attachments)} attachment(s) not stored: no file storage is enabled")
@@ -147,11 +163,12 @@ def _stage(state: AppState, mail: ParsedMail, raw: bytes, notes: list[str]) -> l
     most = state.settings.get("inbound", "max_attachments")
     staged: list[Any] = []
     try:
-        staged.append(service.ingest(io.BytesIO(raw), "message.eml", allowed_extensions=None, max_bytes=None))
+        staged.append(service.ingest(io.BytesIO(raw), "message.eml", allowed_extensions=None, max_bytes=None,
+                                     store=store))
         for part in mail.attachments[:most]:
             try:
                 staged.append(service.ingest(io.BytesIO(part.data), part.filename, allowed_extensions=allowed,
-                                             max_bytes=per_file))
+                                             max_bytes=per_file, store=store))
             except UploadRejected as exc:
                 notes.append(f"Attachment {part.filename!r} was not accepted: {exc.message}")
     except StorageError as exc:
@@ -322,7 +339,7 @@ def ingest(state: AppState, source: MailSource, message: InboundMessage, now: da
     with state.db.session() as s:
         target = find_target(s, mail, state.ctx.secret_key)
     notes: list[str] = []
-    staged = _stage(state, mail, message.raw, notes)
+    staged = stage(state, mail, message.raw, notes)
     try:
         with state.db.session() as s:
             if target is not None:  # read again in this transaction (it may have been locked meanwhile)

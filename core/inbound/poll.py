@@ -16,6 +16,7 @@ from core.types import MailSource, MailSourceUnavailable
 
 if TYPE_CHECKING:  # pragma: no cover
     from core.app_state import AppState
+    from core.types import InboundMessage
     from core.worker.scheduler import Job
 
 log = logging.getLogger("plugdesk.inbound")
@@ -61,31 +62,58 @@ def status(state: AppState, name: str) -> SourceStatus:
 
 
 def poll_source(state: AppState, source: MailSource, limit: int | None = None) -> dict[str, int]:
-    """Fetch up to ``limit`` messages from ``source``, ingest each, ack each after its commit.
+    """Fetch up to ``limit`` messages from ``source``, ingest them in batches, ack each batch after its commit.
 
     :return: how many messages ended in each outcome (``ticket``, ``reply``, ``filed``, ...).
     :raises MailSourceUnavailable: the server could not be reached (nothing is lost).
     :raises core.inbound.ingest.RetryLater: the database or the file store failed.
     """
-    from sqlalchemy.exc import DBAPIError
-
-    from core.inbound.ingest import RetryLater, ingest, record_failure
-    from core.types import StorageError
+    from core.inbound.batch import BATCH_SIZE
 
     limit = limit or state.settings.get("inbound", "batch_size")
     max_bytes = state.settings.get("inbound", "max_message_mb") * 1024 * 1024
     counts: dict[str, int] = {}
+    batch: list[InboundMessage] = []
     for message in source.fetch(limit, max_bytes):
-        try:
-            outcome = ingest(state, source, message)
-        except (RetryLater, DBAPIError, StorageError, OSError, MailSourceUnavailable):
-            raise  # an outage: leave it unacknowledged, the next poll tries again
-        except Exception as exc:  # a bug on this message: record it, so it cannot block the mailbox
-            outcome = record_failure(state, source, message, exc)
-        source.ack(message.uid)
-        counts[outcome.outcome] = counts.get(outcome.outcome, 0) + 1
-        log.info("mail %s/%s: %s %s", source.name, message.uid, outcome.outcome, outcome.reason)
+        batch.append(message)
+        if len(batch) >= BATCH_SIZE:
+            _ingest(state, source, batch, counts)
+            batch = []
+    if batch:
+        _ingest(state, source, batch, counts)
     return counts
+
+
+def _ingest(state: AppState, source: MailSource, batch: list[InboundMessage], counts: dict[str, int]) -> None:
+    """Ingest ``batch`` (one transaction; special or failing messages one by one), then acknowledge it."""
+    from sqlalchemy.exc import DBAPIError
+
+    from core.inbound.batch import ingest_batch
+    from core.inbound.ingest import RetryLater, ingest, record_failure
+    from core.types import StorageError
+
+    outage = (RetryLater, DBAPIError, StorageError, OSError, MailSourceUnavailable)
+    try:
+        outcomes = ingest_batch(state, source, batch)
+    except outage:
+        raise
+    except Exception:  # a bug in the batch path must not block the mailbox: one by one instead
+        log.exception("mail %s: batch of %d failed; ingesting one by one", source.name, len(batch))
+        outcomes = [None] * len(batch)
+    for i, (message, outcome) in enumerate(zip(batch, outcomes, strict=True)):
+        if outcome is not None:
+            continue
+        try:
+            outcomes[i] = ingest(state, source, message)
+        except outage:
+            raise  # leave it unacknowledged, the next poll tries again (what committed is then acknowledged)
+        except Exception as exc:  # a bug on this message: record it, so it cannot block the mailbox
+            outcomes[i] = record_failure(state, source, message, exc)
+    source.ack_many([message.uid for message in batch])
+    for message, done in zip(batch, outcomes, strict=True):
+        assert done is not None
+        counts[done.outcome] = counts.get(done.outcome, 0) + 1
+        log.info("mail %s/%s: %s %s", source.name, message.uid, done.outcome, done.reason)
 
 
 def poll_all(state: AppState, now: float | None = None, force: bool = False) -> dict[str, dict[str, int]]:

@@ -3,8 +3,8 @@
 * :func:`status` compares the database's Alembic revision with this code's migrations: ``current``,
   ``behind`` (run ``plugdesk db upgrade``), ``ahead`` (a newer plugdesk migrated it: this code must not
   write) or ``empty``.
-* :func:`upgrade_lock` is cluster-wide: a PostgreSQL session advisory lock (released by the server if the
-  process dies), or an exclusive ``flock`` on a file next to a SQLite database.
+* :func:`upgrade_lock` is cluster-wide (:mod:`core.db_locks`): a PostgreSQL session advisory lock (released by
+  the server if the process dies), or an exclusive ``flock`` on a file next to a SQLite database.
 * :func:`safe_upgrade` takes the lock, re-reads the revision under it, refuses a newer database, prints
   the plan (``dry_run`` stops there) and applies it.
 * :class:`WriteGuard` lets a node running older code answer 503 on writes once the schema moved past it.
@@ -12,21 +12,19 @@
 
 from __future__ import annotations
 
-import fcntl
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
 
 from alembic.script import Script, ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
 
 from core.db import make_engine
+from core.db_locks import database_lock
 from core.migrate import alembic_config, upgrade
 
 LOCK_KEY = 0x706C_7570_6772  # "plupgr": the advisory lock id of schema upgrades
@@ -118,55 +116,14 @@ def plan_for(revisions: set[str], locations: Sequence[str] = ()) -> list[Script]
     return [rev for rev in reversed(list(_script(where).walk_revisions())) if rev.revision not in done]
 
 
-def _sqlite_lock_path(engine: Engine) -> Path | None:
-    name = engine.url.database
-    if engine.dialect.name != "sqlite" or not name or name == ":memory:" or name.startswith("file:"):
-        return None
-    return Path(name).resolve().with_name(Path(name).name + ".upgrade-lock")
-
-
 @contextmanager
 def upgrade_lock(engine: Engine, timeout: float = 600.0, poll: float = 0.2) -> Iterator[None]:
     """Hold the cluster-wide upgrade lock; :class:`UpgradeRefused` after ``timeout`` seconds of waiting."""
-    deadline = time.monotonic() + timeout
-    held = f"another node is upgrading the database (the upgrade lock is held); waited {timeout:g} s"
-    if engine.dialect.name == "postgresql":
-        conn = engine.connect()
-        got = False
-        try:
-            while not (got := bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": LOCK_KEY}).scalar())):
-                conn.commit()
-                if time.monotonic() >= deadline:
-                    raise UpgradeRefused(held)
-                time.sleep(poll)
-            conn.commit()
-            yield
-        finally:
-            if got:
-                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": LOCK_KEY})
-                conn.commit()
-            conn.close()
-        return
-    path = _sqlite_lock_path(engine)
-    if path is None:
+    with database_lock(engine, LOCK_KEY, "upgrade", timeout=timeout, poll=poll) as got:
+        if not got:
+            raise UpgradeRefused(f"another node is upgrading the database (the upgrade lock is held); waited "
+                                 f"{timeout:g} s")
         yield
-        return
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise UpgradeRefused(held) from None
-                time.sleep(poll)
-        try:
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
 
 
 def describe(revision: object) -> str:

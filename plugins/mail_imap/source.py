@@ -24,6 +24,8 @@ from plugins.mail_imap.config import Mailbox
 NETWORK_ERRORS = (OSError, ssl.SSLError, socket.timeout, IMAPClientError, EOFError)
 SEEN = b"\\Seen"
 DELETED = b"\\Deleted"
+#: UIDs per acknowledging command (keeps command lines short).
+ACK_CHUNK = 200
 
 
 def tls_context(box: Mailbox, base: Path | None) -> ssl.SSLContext:
@@ -134,32 +136,42 @@ class ImapSource(MailSource):
 
     def ack(self, uid: str) -> None:
         """Flag seen, delete (and expunge) or move the message, per ``ack``; idempotent."""
-        validity, _, number = uid.partition(":")
-        if not number.isdigit():
+        self.ack_many([uid])
+
+    def ack_many(self, uids: list[str]) -> None:
+        """Acknowledge several messages with one command per action (``STORE``, ``MOVE``, ``EXPUNGE``)."""
+        parts = [uid.partition(":") for uid in uids]
+        numbered = [(validity, int(number)) for validity, _, number in parts if number.isdigit()]
+        if not numbered:
             return
         client = self._open()
-        if validity != str(self._validity):  # the mailbox was recreated: that message is gone already
+        # A uid of an earlier UIDVALIDITY: the mailbox was recreated, that message is gone already.
+        msgs = sorted({number for validity, number in numbered if validity == str(self._validity)})
+        if not msgs:
             return
-        msg = int(number)
+        for start in range(0, len(msgs), ACK_CHUNK):
+            self._ack(client, msgs[start:start + ACK_CHUNK])
+
+    def _ack(self, client: IMAPClient, msgs: list[int]) -> None:
         try:
             if self.box.ack == "seen":
-                client.add_flags([msg], [SEEN], silent=True)
+                client.add_flags(msgs, [SEEN], silent=True)
             elif self.box.ack == "move":
                 if client.has_capability("MOVE"):
-                    client.move([msg], self.box.move_to)
+                    client.move(msgs, self.box.move_to)
                 else:
-                    client.copy([msg], self.box.move_to)
-                    self._delete(client, msg)
+                    client.copy(msgs, self.box.move_to)
+                    self._delete(client, msgs)
             else:
-                self._delete(client, msg)
+                self._delete(client, msgs)
         except NETWORK_ERRORS as exc:
             raise self._fail(exc) from exc
 
     @staticmethod
-    def _delete(client: IMAPClient, msg: int) -> None:
-        client.add_flags([msg], [DELETED], silent=True)
+    def _delete(client: IMAPClient, msgs: list[int]) -> None:
+        client.add_flags(msgs, [DELETED], silent=True)
         if client.has_capability("UIDPLUS"):
-            client.uid_expunge([msg])
+            client.uid_expunge(msgs)
         else:
             client.expunge()
 

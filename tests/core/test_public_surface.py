@@ -74,7 +74,8 @@ def test_the_check_catches_a_private_import():
 
 def test_every_contract_type_is_exported_by_core():
     public = {name for name, obj in vars(core.types).items()
-              if not name.startswith("_") and inspect.isclass(obj) and obj.__module__ == "core.types"}
+              if not name.startswith("_") and inspect.isclass(obj) and obj.__module__.startswith("core.types.")}
+    assert public == set(core.types.__all__), "core.types.__all__ lists every type of its modules"
     missing = sorted(name for name in public if getattr(core, name, None) is not getattr(core.types, name))
     assert not missing, f"add to core/__init__.py: {missing}"
     assert set(core.__all__) <= set(dir(core))

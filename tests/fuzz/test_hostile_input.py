@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -19,9 +17,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.testing import make_test_app
-
-ADMIN = ("hostileadmin", "Hostile admin passphrase 1")
 SKIP = {("POST", "/api/v1/auth/logout"), ("POST", "/api/v1/me/password")}  # would end the shared token
 BOUNDARIES = [0, -1, 1, 2**31 - 1, 2**31, -(2**31) - 1, 2**53 + 1, 2**63 - 1, 2**63, -(2**63) - 1, 2**64, 10**30]
 integers = st.one_of(st.sampled_from(BOUNDARIES), st.integers())
@@ -39,25 +34,10 @@ FAST = settings(max_examples=80, deadline=None, derandomize=True, database=None,
 
 
 @pytest.fixture(scope="module")
-def hostile_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """Default plugins on SQLite, an admin, a department and a ticket."""
-    from core.app_state import state
-    from core.auth.accounts import register
-
-    path: Path = tmp_path_factory.mktemp("hostile")
-    app = make_test_app(path, ["auth_local", "captcha_builtin", "storage_fs", "moderation_newusers",
-                               "retention_departments"])
-    register(state(app), username=ADMIN[0], email="hostile@example.test", password=ADMIN[1], role="admin",
-             verified=True)
-    yield app
-
-
-@pytest.fixture(scope="module")
-def caller(hostile_app: Any) -> Any:
+def caller(fuzz_app: Any, admin_token: str) -> Any:
     """``call(method, url, data)`` with the admin's token; a department and a ticket exist."""
-    client = hostile_app.test_client()
-    token = client.post("/api/v1/auth/login", json={"username": ADMIN[0], "password": ADMIN[1]}).get_json()["token"]
-    headers = {"Authorization": f"Bearer {token}"}
+    client = fuzz_app.test_client()
+    headers = {"Authorization": f"Bearer {admin_token}"}
     dept = client.post("/api/v1/departments", json={"name": "Fuzz"}, headers=headers).get_json()["id"]
     client.post("/api/v1/tickets", json={"subject": "s", "department_id": dept, "body": "b"}, headers=headers)
 
@@ -110,9 +90,9 @@ def _url(path: str, op: dict[str, Any], ids: list[int], query: dict[str, Any]) -
 
 @FAST
 @given(data=st.data(), ids=st.lists(integers, min_size=1, max_size=2))
-def test_no_operation_answers_5xx_to_hostile_values(hostile_app: Any, caller: Any, data: st.DataObject,
+def test_no_operation_answers_5xx_to_hostile_values(fuzz_app: Any, caller: Any, data: st.DataObject,
                                                      ids: list[int]) -> None:
-    method, path, op = data.draw(st.sampled_from(_operations(hostile_app)))
+    method, path, op = data.draw(st.sampled_from(_operations(fuzz_app)))
     params = [p["name"] for p in op.get("parameters", []) if p["in"] == "query"]
     query = data.draw(st.fixed_dictionaries({}, optional={n: st.one_of(integers, odd_text) for n in params}))
     body = None
@@ -120,7 +100,7 @@ def test_no_operation_answers_5xx_to_hostile_values(hostile_app: Any, caller: An
     if "requestBody" in op:
         props = schema.get("properties", {}) or {"x": {}}
         required = set(schema.get("required", []))
-        components = _components(hostile_app)
+        components = _components(fuzz_app)
         strategies = {f: _typed(p, components) for f, p in props.items()}
         body = json.dumps(data.draw(st.fixed_dictionaries(
             {f: s for f, s in strategies.items() if f in required},
@@ -131,10 +111,10 @@ def test_no_operation_answers_5xx_to_hostile_values(hostile_app: Any, caller: An
 
 @pytest.mark.parametrize("depth", [199, 200, 201, 1_000, 100_000])
 @pytest.mark.parametrize("opener", ["[", '{"a":'])
-def test_deep_nesting_is_a_400_everywhere(hostile_app: Any, caller: Any, depth: int, opener: str) -> None:
+def test_deep_nesting_is_a_400_everywhere(fuzz_app: Any, caller: Any, depth: int, opener: str) -> None:
     closer = "]" if opener == "[" else "}"
     raw = opener * depth + "1" + closer * depth
-    for method, path, op in _operations(hostile_app):
+    for method, path, op in _operations(fuzz_app):
         if "requestBody" not in op or "{" in path:
             continue
         r = caller(method, path, raw)

@@ -68,23 +68,25 @@ def test_forged_ticket_token_from_a_stranger_opens_a_new_ticket(imap_app, doveco
     assert len(tickets(app)) == 2 and len(tickets(app)[0]["messages"]) == 1
 
 
-def test_dovecot_restarted_mid_poll_loses_and_duplicates_nothing(imap_app, dovecot: Dovecot, mailbox: str):
+def test_dovecot_restarted_mid_poll_loses_and_duplicates_nothing(imap_app, dovecot: Dovecot, mailbox: str,
+                                                                  monkeypatch):
+    monkeypatch.setattr("core.inbound.batch.BATCH_SIZE", 3)  # one transaction and one ack per 3 messages
     app = imap_app(fetch_chunk=4)
     dovecot.append(mailbox, *(message(sender=f"user{n}@example.com", subject=f"n{n}") for n in range(20)))
     source = sources(app.extensions["plugdesk"])[0]
-    real_ack, acks = source.ack, []
+    real_ack, acks = source.ack_many, []
 
-    def ack_then_crash(uid: str) -> None:
-        acks.append(uid)
-        if len(acks) == 7:
-            dovecot.restart()  # message 7 is committed but not acknowledged
-        real_ack(uid)
+    def ack_then_crash(uids: list[str]) -> None:
+        acks.append(uids)
+        if len(acks) == 3:
+            dovecot.restart()  # the third batch (messages 7-9) is committed but not acknowledged
+        real_ack(uids)
 
-    source.ack = ack_then_crash
+    source.ack_many = ack_then_crash
     assert poll(app) == {"unavailable": 1}
-    assert len(tickets(app)) == 7
+    assert len(tickets(app)) == 9
     counts = poll(app)
-    assert counts == {"duplicate": 1, "ticket": 13}
+    assert counts == {"duplicate": 3, "ticket": 11}
     assert sorted(t["subject"] for t in tickets(app)) == sorted(f"n{n}" for n in range(20))
     assert dovecot.count(mailbox, "UNSEEN") == 0
 
