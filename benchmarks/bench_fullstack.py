@@ -68,7 +68,10 @@ def session_cookie(url: str, username: str, password: str) -> str:
     jar = http.cookiejar.CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
     page = opener.open(f"{url}/login", timeout=10).read().decode()
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    found = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
+    if found is None:
+        raise RuntimeError(f"{url}/login: no CSRF token on the page")
+    token = found.group(1)
     data = urllib.parse.urlencode({"csrf_token": token, "username": username, "password": password}).encode()
     opener.open(f"{url}/login", data=data, timeout=10).read()
     cookie = next(c for c in jar if c.name == "plugdesk_session")
@@ -169,7 +172,10 @@ def _gunicorn_master(url: str) -> int:
     (each worker has its own SO_REUSEPORT listener)."""
     port = urllib.parse.urlsplit(url).port
     out = subprocess.run(["ss", "-Hltnp", f"sport = :{port}"], capture_output=True, text=True).stdout
-    pid = int(re.search(r"pid=(\d+)", out).group(1))
+    listener = re.search(r"pid=(\d+)", out)
+    if listener is None:
+        raise RuntimeError(f"nothing listens on port {port}")
+    pid = int(listener.group(1))
     parent = subprocess.run(["ps", "-o", "ppid=", "-p", str(pid)], capture_output=True, text=True).stdout.strip()
     children = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout
     return pid if children.split() else int(parent)

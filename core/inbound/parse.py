@@ -1,9 +1,10 @@
 """Raw RFC 5322 bytes to a :class:`ParsedMail`, with the standard library's ``email`` package.
 
-The headers are read with ``policy.default`` (RFC 2047 words, addresses, Message-IDs). The MIME tree is walked
-with ``policy.compat32``'s parser: ``policy.default`` re-parses a header through its registry on every access,
-about 1 ms per part, so a message of 10,000 parts took 9.5 s to parse instead of 0.5 s. Text parts are
-decoded by :func:`decode_text` (any charset, unknown ones as UTF-8), so nothing depends on the policy there.
+The message is parsed once, with ``policy.compat32``'s parser: ``policy.default`` re-parses a header through its
+registry on every access, about 1 ms per part, so a message of 10,000 parts took 9.5 s to parse instead of
+0.5 s. Only From and Subject go through ``policy.default``'s header registry (RFC 2047 words, addresses), as
+``EmailMessage.get`` would read them; Message-IDs and the other headers are read from the raw values. Text
+parts are decoded by :func:`decode_text` (any charset, unknown ones as UTF-8), so nothing depends on the policy.
 
 :func:`parse` never raises. Whatever the input (malformed MIME, bad base64, unknown charsets, header lines of
 a megabyte, thousands of parts, nested ``message/rfc822``), it returns what it could read and lists what it
@@ -17,7 +18,7 @@ import re
 from dataclasses import dataclass, field
 from email import policy
 from email.header import decode_header, make_header
-from email.message import EmailMessage, Message
+from email.message import Message
 from email.parser import BytesParser
 from email.utils import getaddresses, parseaddr
 
@@ -124,16 +125,15 @@ def drop_long_headers(raw: bytes, problems: list[str]) -> bytes:
     return b"".join(kept) + body
 
 
-def _raw_header(msg: Message, name: str) -> str:
-    """A header value without the header registry (which may raise on malformed values)."""
-    try:
-        value = msg.get(name)
-        return "" if value is None else str(value)
-    except Exception:
-        for key, value in msg.raw_items() if isinstance(msg, EmailMessage) else msg.items():
-            if key.lower() == name.lower():
-                return str(value)
+def _registry_header(name: str, raw_value: str | None) -> str:
+    """A raw header value read by ``policy.default``'s header registry (RFC 2047 words, addresses), as
+    ``EmailMessage.get`` would; the raw value itself when the registry cannot read it."""
+    if raw_value is None:
         return ""
+    try:
+        return str(policy.default.header_fetch_parse(name, raw_value))
+    except Exception:
+        return str(raw_value)
 
 
 def _decoded(value: str) -> str:
@@ -243,14 +243,23 @@ def parse(raw: bytes, headers_only: bool = False, max_attachments: int = MAX_PAR
     after the first ``max_attachments`` are only counted (``extra_attachments``)."""
     out = ParsedMail()
     raw = drop_long_headers(raw, out.problems)
+    # One parse (compat32: see the module docstring); the header registry reads only From and Subject.
+    tree: Message | None = None
+    if not headers_only:
+        try:
+            tree = BytesParser(policy=policy.compat32).parsebytes(raw)
+        except Exception as exc:  # pragma: no cover - the parser is lenient; a last resort
+            out.problems.append(f"unreadable body: {exc.__class__.__name__}")
     try:
-        msg = BytesParser(policy=policy.default).parsebytes(raw, headersonly=True)
+        msg = tree if tree is not None else BytesParser(policy=policy.compat32).parsebytes(raw, headersonly=True)
     except Exception as exc:  # the parser is lenient; this is a last resort
         out.problems.append(f"unreadable message: {exc.__class__.__name__}")
         return out
     # Raw values (unfolded) for everything but Subject and From: the header registry costs ~0.2 ms a field.
     raw_values: dict[str, str] = {}
+    first: dict[str, str] = {}
     for key, value in msg.raw_items():
+        first.setdefault(key.lower(), value)
         raw_values.setdefault(key.lower(), re.sub(r"\r?\n(?=[ \t])", "", str(value)))
     for name in ("auto-submitted", "precedence", "x-autoreply", "x-autorespond", "x-auto-response-suppress",
                  "list-id", "return-path", "x-plugdesk-ticket", "x-loop"):
@@ -260,17 +269,12 @@ def parse(raw: bytes, headers_only: bool = False, max_attachments: int = MAX_PAR
     out.message_id = ids[0] if ids else ""
     out.in_reply_to = message_ids(raw_values.get("in-reply-to", ""))[:20]
     out.references = message_ids(raw_values.get("references", ""))[-50:]
-    name, addr = parseaddr(_raw_header(msg, "from").replace("\n", " "))
+    name, addr = parseaddr(_registry_header("from", first.get("from")).replace("\n", " "))
     out.sender, out.sender_name = clean(addr, 320).lower(), clean(_decoded(name), 150)
     recipients = [raw_values.get(h, "") for h in ("to", "cc", "delivered-to")]
     out.recipients = [clean(a, 320).lower() for _n, a in getaddresses([r for r in recipients if r]) if a][:100]
-    out.subject = clean(_raw_header(msg, "subject"), 300)
-    if headers_only:
-        return out
-    try:
-        tree = BytesParser(policy=policy.compat32).parsebytes(raw)
-    except Exception as exc:  # pragma: no cover - the parser is lenient; a last resort
-        out.problems.append(f"unreadable body: {exc.__class__.__name__}")
+    out.subject = clean(_registry_header("subject", first.get("subject")), 300)
+    if tree is None:
         return out
     for defect in list(getattr(tree, "defects", []))[:5]:
         out.problems.append(f"MIME problem: {defect.__class__.__name__}")

@@ -105,8 +105,9 @@ def find_target(session: Session, mail: ParsedMail, secret: str) -> Target | Non
     ticket_id = by_headers(session, mail, secret)
     if ticket_id is not None:
         return Target(ticket_id, session.get(Ticket, ticket_id), "headers")
-    sender = find_user(session, mail.sender)
-    for number in ticket_tokens(mail.subject)[:5]:
+    numbers = ticket_tokens(mail.subject)[:5]
+    sender = find_user(session, mail.sender) if numbers else None
+    for number in numbers:
         ticket = session.get(Ticket, number)
         if ticket is None:
             continue

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import re
 import time
+from typing import cast
 
 from flask import Response, request, session
 
@@ -36,4 +37,4 @@ def revalidate(response: Response) -> Response:
     response.set_etag(page_etag(response.get_data()), weak=True)
     if session.get("uid") is not None:
         response.headers["Cache-Control"] = "private, no-cache"  # before security_headers' no-store default
-    return response.make_conditional(request)
+    return cast(Response, response.make_conditional(request))

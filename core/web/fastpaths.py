@@ -81,7 +81,7 @@ def install(app: Flask) -> None:
         cache[key] = url
         return url
 
-    app.url_for = url_for  # type: ignore[method-assign]
+    app.url_for = url_for  # type: ignore[method-assign, assignment]
     app.jinja_env.globals["url_for"] = url_for
     default_max_age = app.get_send_file_max_age
 
