@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 from werkzeug.serving import make_server
 
 from core.testing import TEST_PASSWORD, create_user, make_test_app
@@ -67,20 +68,20 @@ def test_enrol_a_passkey_log_out_and_log_in_with_it(localhost_site, page, screen
     add_key(page, url, "Laptop key")
     page.locator("#new-codes").wait_for(state="visible")
     assert page.locator("#new-codes-list li").count() == 10  # the first factor brings ten recovery codes
-    screenshot(page, "enrolled")
     page.get_by_role("link", name="Done").click()
-    assert page.get_by_role("cell", name="Laptop key", exact=True).is_visible()
+    expect(page.get_by_role("cell", name="Laptop key", exact=True)).to_be_visible()
+    screenshot(page, "enrolled")
     assert len(cdp.send("WebAuthn.getCredentials", {"authenticatorId": first})["credentials"]) == 1
 
     page.get_by_role("button", name="Log out").click()
     password_login(page, url, "penny")
     page.wait_for_url(f"{url}/login/two-factor")
-    assert page.get_by_role("heading", name="Two-factor login").is_visible()
+    expect(page.get_by_role("heading", name="Two-factor login")).to_be_visible()
     screenshot(page, "second-step")
     page.get_by_role("button", name="Use a passkey").click()
     page.wait_for_url(f"{url}/")
     page.goto(f"{url}/profile/security")
-    assert page.get_by_role("heading", name="Security", exact=True).is_visible()  # logged in
+    expect(page.get_by_role("heading", name="Security", exact=True)).to_be_visible()  # logged in
     sign_count = cdp.send("WebAuthn.getCredentials", {"authenticatorId": first})["credentials"][0]["signCount"]
     assert sign_count >= 2  # registration + login
 
@@ -88,12 +89,12 @@ def test_enrol_a_passkey_log_out_and_log_in_with_it(localhost_site, page, screen
     authenticator(cdp)
     add_key(page, url, "Backup key")
     page.get_by_role("cell", name="Backup key", exact=True).wait_for()  # the page reloads once it is stored
-    assert page.get_by_role("cell", name="Laptop key", exact=True).is_visible()
-    assert page.get_by_role("cell", name="Backup key", exact=True).is_visible()
+    expect(page.get_by_role("cell", name="Laptop key", exact=True)).to_be_visible()
+    expect(page.get_by_role("cell", name="Backup key", exact=True)).to_be_visible()
     screenshot(page, "two-keys")
     page.get_by_label("Current password to remove Laptop key").fill(TEST_PASSWORD)
     page.get_by_role("button", name="Remove Laptop key").click()
-    assert page.get_by_text("The passkey was removed from your account.").is_visible()
+    expect(page.get_by_text("The passkey was removed from your account.")).to_be_visible()
     assert page.get_by_role("cell", name="Laptop key", exact=True).count() == 0
 
     page.get_by_role("button", name="Log out").click()
