@@ -4,10 +4,12 @@ sanitizer (:func:`core.kb.sanitize.sanitize_html`), on save and for the editor's
 from __future__ import annotations
 
 from functools import cache
-
-from markdown_it import MarkdownIt
+from typing import TYPE_CHECKING
 
 from core.kb.sanitize import MAX_HTML, sanitize_html
+
+if TYPE_CHECKING:  # pragma: no cover
+    from markdown_it import MarkdownIt
 
 FORMATS = ("markdown", "html")
 MAX_SOURCE = MAX_HTML
@@ -15,6 +17,9 @@ MAX_SOURCE = MAX_HTML
 
 @cache
 def _parser() -> MarkdownIt:
+    # Imported when an article is first saved or previewed, not in every serving worker.
+    from markdown_it import MarkdownIt
+
     # Raw HTML in the source is allowed through the parser: the nh3 allow-list decides what survives.
     return MarkdownIt("commonmark", {"html": True, "linkify": False}).enable(["table", "strikethrough"])
 

@@ -14,11 +14,11 @@ log = logging.getLogger("plugdesk.health")
 
 
 def _schema(st: Any) -> dict[str, Any]:
-    from core.ops.schema import status
+    from core.ops.schema import light_status  # no Alembic import in a serving process
 
     guard = st.extras.get("ops.guard")
     try:
-        found = status(st.db.engine, guard.locations if guard is not None else ())
+        found = light_status(st.db.engine, guard.locations if guard is not None else ())
     except Exception as exc:  # reported by checks.database already
         return {"state": "unknown", "detail": exc.__class__.__name__}
     return {"revision": found.revision(), "code": ",".join(found.code), "state": found.state}

@@ -300,9 +300,9 @@ class DatabaseCollector(Collector):
 
     def _schema(self) -> list[Any]:
         from core import __version__
-        from core.ops.schema import status
+        from core.ops.schema import light_status  # no Alembic import in a serving process
 
-        found = status(self.state.db.engine)
+        found = light_status(self.state.db.engine)
         family = GaugeMetricFamily("plugdesk_build_info", "Code version and database schema revision.",
                                    labels=["version", "schema", "schema_state"])
         family.add_metric([__version__, found.revision(), found.state], 1)

@@ -91,3 +91,39 @@ def test_healthz_reports_schema_and_plugins(config: Path) -> None:
     assert body["schema"]["state"] == "current" and body["schema"]["revision"] == ",".join(sorted(code_heads()))
     assert body["plugins"]["auth_local"]["status"] == "ok" and "storage_fs" in body["plugins"]
     assert health.headers["X-Request-ID"]
+
+
+def test_serving_processes_classify_the_schema_like_alembic_without_importing_it(tmp_path: Path) -> None:
+    """The write guard, /healthz and /metrics parse the migration files themselves (issue 22: Alembic is
+    ~10 MiB in every worker); they must see what Alembic sees: revisions, heads and state."""
+    import subprocess
+    import sys
+
+    from core.migrate import upgrade
+    from core.ops.schema import known_revisions, light_status, revision_graph, status
+
+    graph = revision_graph()
+    assert set(graph) == known_revisions()
+    assert set(graph) - {d for downs in graph.values() for d in downs} == code_heads()
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    engine = make_engine(url)
+
+    def same() -> str:
+        light, full = light_status(engine), status(engine)
+        assert (light.state, light.database, light.code, set(light.pending)) == \
+            (full.state, full.database, full.code, set(full.pending))
+        return light.state
+
+    assert same() == "empty"
+    upgrade(url, revision=sorted(graph)[1])
+    assert same() == "behind"
+    upgrade(url)
+    assert same() == "current"
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = 'f00dfeed'"))
+    assert same() == "ahead" and "f00dfeed" in light_status(engine).refusal()
+    engine.dispose()
+    probe = ("import sys; from core.ops.schema import WriteGuard; from core.db import make_engine; "
+             f"WriteGuard(make_engine({url!r})).refusal(); print('alembic' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          check=True).stdout.strip() == "False"
