@@ -155,6 +155,9 @@ def create_app(settings: Settings | str | os.PathLike[str] | None = None, *,
 
     fastpaths.install(app)  # url_for memoised per request shape (issue 22 profiles)
     app.jinja_env.filters["datetime_utc"] = lambda ts: datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    # A filter is a direct call in a compiled template; ``value.strftime(...)`` in a table row goes through
+    # Jinja's ``context.call`` and attribute lookup for every row (issue 22 profiles)
+    app.jinja_env.filters["minute_utc"] = lambda value: value.strftime("%Y-%m-%d %H:%M")
 
     from core.api import api_blueprint
     from core.tickets.web import install as install_tickets

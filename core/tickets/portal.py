@@ -19,6 +19,8 @@ from core.web.helpers import current_user, login_required, request_info
 from core.web.ticket_check import ticket_form_problems
 
 bp = Blueprint("tickets_portal", __name__)
+STATUS_LABELS = {TicketStatus.OPEN.value: "Open", TicketStatus.WAITING.value: "Answered",
+                 TicketStatus.CLOSED.value: "Closed"}
 
 
 @bp.get("/tickets")
@@ -28,9 +30,13 @@ def my_tickets() -> ResponseReturnValue:
     user = current_user()
     assert user is not None
     with state().db.session() as s:
-        rows = s.execute(select(Ticket, Department.name).join(Department, Department.id == Ticket.department_id)
+        # The columns the list shows, not whole entities (no identity map, one timestamp converted per row), in
+        # the order tickets/list.html unpacks them
+        rows = s.execute(select(Ticket.id, Ticket.subject, Department.name.label("department"), Ticket.status,
+                                Ticket.locked, Ticket.updated_at)
+                         .join(Department, Department.id == Ticket.department_id)
                          .where(Ticket.customer_id == user.id).order_by(Ticket.updated_at.desc()).limit(500)).all()
-    return render_template("tickets/list.html", rows=rows)
+    return render_template("tickets/list.html", rows=rows, labels=STATUS_LABELS)
 
 
 @bp.route("/tickets/new", methods=["GET", "POST"])

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup
 from sqlalchemy import text
 
 from core.app_state import state
@@ -15,7 +17,7 @@ from core.auth.sessions import end_all_sessions, start_session
 from core.captcha import render_captcha
 from core.models import User
 from core.users import AccountError, to_info
-from core.web.forms import ChangeEmailForm, ChangePasswordForm, LoginForm, PostForm, RegisterForm
+from core.web.forms import ChangeEmailForm, ChangePasswordForm, LoginForm, PostForm, RegisterForm, csrf_input
 from core.web.helpers import current_user, login_required, request_info, safe_next
 
 bp = Blueprint("portal", __name__)
@@ -28,8 +30,18 @@ def inject() -> dict[str, object]:
     # Forms only for logged-in users: a CSRF token would start a session (and a cookie) for every anonymous
     # reader. formdata=None: these forms only render; reading the body here would re-raise 413 on error pages.
     user = current_user()
-    return {"current_user": user, "logout_form": PostForm(formdata=None) if user else None,
+    return {"current_user": user, "logout_form": LogoutForm() if user else None,
             "can_register": st.registration_provider() is not None, "captcha_enabled": False}
+
+
+class LogoutForm:
+    """What ``base.html`` uses of a :class:`PostForm` (its hidden CSRF field, the same token and markup),
+    without building a WTForms form on every page a logged-in user sees (issue 22)."""
+
+    @property
+    def csrf_token(self) -> Markup:
+        """The hidden field, as ``PostForm().csrf_token`` renders it."""
+        return csrf_input(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), generate_csrf())
 
 
 PASSWORD_CHANGE_ALLOWED = ("portal.profile", "portal.logout", "static", "portal.healthz", "account.verify_email")
