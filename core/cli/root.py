@@ -115,10 +115,10 @@ def init(data_dir: str, admin_username: str, admin_email: str, admin_password_fi
     click.echo(f"Initialised {target}")
     click.echo(f"  config:   {config_path}")
     click.echo(f"  admin:    {admin_username}")
-    if not no_department:
-        click.echo('  department: "General" (public; rename it or add more under Manage › Departments)')
     if not admin_password_file:
         click.echo(f"  password: {password}   (shown once; change it after logging in)")
+    if not no_department:
+        click.echo('  department: "General" (public; rename it or add more under Manage › Departments)')
     click.echo(f"Start it with: plugdesk --config {config_path} serve")
 
 
