@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from plugins.captcha_builtin import reveal_answer
 from tests.conftest import plugdesk_cmd
@@ -96,6 +97,6 @@ def test_register_with_the_builtin_captcha(live_server: Callable[..., dict[str, 
     page.get_by_label("Type the 6 characters you see or hear").fill(f"  {answer.lower()} ")
     page.get_by_role("button", name="Create account").click()
     page.get_by_text("Welcome! Your account is ready.").wait_for()
-    assert page.get_by_role("button", name="Log out").is_visible()
+    expect(page.get_by_role("button", name="Log out")).to_be_visible()
     screenshot(page, "3-registered")
     assert not [p for p in problems if "Content Security Policy" in p or "captcha" in p.lower()], problems

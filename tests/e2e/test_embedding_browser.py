@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.realservers import free_port, port_open, spawn, stop, wait_until
 
@@ -63,7 +64,7 @@ def test_framing_blocked_by_default_and_allowed_for_listed_origin(live_server, f
     set_setting(site, "security.embedding.origins", f'["{framer}"]')
     assert frame_state(page, framer) == f"{site['url']}/login"
     frame = next(f for f in page.frames if f != page.main_frame)
-    assert frame.get_by_role("heading", name="Log in").is_visible()
+    expect(frame.get_by_role("heading", name="Log in")).to_be_visible()
     screenshot(page, "allowed")
     set_setting(site, "security.embedding.origins", '["https://intranet.example.com"]')
     assert frame_state(page, framer).startswith("chrome-error://")

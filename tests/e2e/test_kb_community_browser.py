@@ -8,6 +8,7 @@ import urllib.request
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from core.plugins import loadable_defaults
 
@@ -57,14 +58,14 @@ def test_read_an_article_vote_and_blacklisted_address_is_refused(live_server, br
     page = reader.new_page()
     page.goto(f"{url}/kb")
     page.get_by_role("link", name="Reset your password").click()
-    assert page.get_by_role("heading", name="Reset your password").is_visible()
+    expect(page.get_by_role("heading", name="Reset your password")).to_be_visible()
     assert page.title() != "pwned"
     page.get_by_label("Comment (optional)").fill("Short and clear, thanks!")
     page.get_by_role("button", name="Yes, it helped").click()
-    assert page.get_by_text("Thank you for your feedback!").is_visible()
+    expect(page.get_by_text("Thank you for your feedback!")).to_be_visible()
     screenshot(page, "voted")
     page.reload()
-    assert page.get_by_text("You rated this article. Thank you!").is_visible()
+    expect(page.get_by_text("You rated this article. Thank you!")).to_be_visible()
     assert page.get_by_role("button", name="Yes, it helped").count() == 0
     reader.close()
 
@@ -75,14 +76,14 @@ def test_read_an_article_vote_and_blacklisted_address_is_refused(live_server, br
     page = blocked.new_page()
     page.goto(f"{url}/kb/{article['id']}/{article['slug']}")
     page.get_by_role("button", name="No").click()
-    assert page.get_by_text("Feedback cannot be accepted from your network").is_visible()
+    expect(page.get_by_text("Feedback cannot be accepted from your network")).to_be_visible()
     screenshot(page, "blacklisted")
     blocked.close()
     forged = browser.new_context(extra_http_headers={"X-Forwarded-For": "203.0.113.9, 198.51.100.20"})
     page = forged.new_page()  # the proxy we trust saw 198.51.100.20; the first entry was forged by the client
     page.goto(f"{url}/kb/{article['id']}/{article['slug']}")
     page.get_by_role("button", name="No").click()
-    assert page.get_by_text("Thank you for your feedback!").is_visible()
+    expect(page.get_by_text("Thank you for your feedback!")).to_be_visible()
     forged.close()
     status, summary = call(f"{url}/api/v1/kb/articles/{article['id']}/feedback", token=token)
     assert (summary["helpful"], summary["not_helpful"]) == (1, 1)
@@ -93,7 +94,7 @@ def test_read_an_article_vote_and_blacklisted_address_is_refused(live_server, br
     log_in(page, url, *site["admin"])
     page.goto(f"{url}/manage/kb/")
     page.get_by_role("link", name="Feedback on Reset your password").click()
-    assert page.get_by_text("Short and clear, thanks!").is_visible()
+    expect(page.get_by_text("Short and clear, thanks!")).to_be_visible()
     screenshot(page, "admin-feedback")
     admin.close()
 
@@ -114,8 +115,8 @@ def test_new_users_thread_is_pending_until_a_moderator_approves(live_server, bro
     page.get_by_label("Title").fill("My printer prints blank pages")
     page.get_by_label("Message").fill("<p>Since <em>Monday</em> every page is blank.</p><script>alert(1)</script>")
     page.get_by_role("button", name="Post thread").click()
-    assert page.get_by_text("waiting for a moderator's approval").first.is_visible()
-    assert page.get_by_text("pending approval").is_visible()
+    expect(page.get_by_text("waiting for a moderator's approval").first).to_be_visible()
+    expect(page.get_by_text("pending approval")).to_be_visible()
     screenshot(page, "pending-author")
 
     anonymous = browser.new_context()
@@ -128,13 +129,13 @@ def test_new_users_thread_is_pending_until_a_moderator_approves(live_server, bro
     log_in(mod, url, *site["admin"])
     mod.goto(f"{url}/manage/")
     mod.get_by_role("link", name="Moderation").click()
-    assert mod.get_by_text("My printer prints blank pages").is_visible()
-    assert mod.get_by_text("New user: account is 0 days old").is_visible()
+    expect(mod.get_by_text("My printer prints blank pages")).to_be_visible()
+    expect(mod.get_by_text("New user: account is 0 days old")).to_be_visible()
     screenshot(mod, "queue")
     mod.get_by_label("Message to the author (optional)").fill("Welcome aboard!")
     mod.get_by_role("button", name="Approve").click()
-    assert mod.get_by_text("Approved and published.").is_visible()
-    assert mod.get_by_text("Nothing to moderate.").is_visible()
+    expect(mod.get_by_text("Approved and published.")).to_be_visible()
+    expect(mod.get_by_text("Nothing to moderate.")).to_be_visible()
 
     anon.goto(f"{url}/community/")
     anon.get_by_role("link", name="My printer prints blank pages").click()

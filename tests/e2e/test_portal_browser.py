@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
@@ -19,16 +20,16 @@ def test_register_login_portal_logout(live_server, page, screenshot):
     page.get_by_label("Password", exact=True).fill("short")
     page.get_by_label("Repeat the password").fill("short")
     page.get_by_role("button", name="Create account").click()
-    assert page.get_by_text("Use at least 8 characters.").is_visible()
+    expect(page.get_by_text("Use at least 8 characters.")).to_be_visible()
     assert page.get_by_label("Username").input_value() == "Walter"  # what was typed is kept
     screenshot(page, "register-error")
     page.get_by_label("Password", exact=True).fill("a long and lovely passphrase")
     page.get_by_label("Repeat the password").fill("a long and lovely passphrase")
     page.get_by_role("button", name="Create account").click()
-    assert page.get_by_text("Welcome! Your account is ready.").is_visible()
-    assert page.get_by_role("link", name="Walter <b>White</b>").is_visible()  # escaped, shown literally
+    expect(page.get_by_text("Welcome! Your account is ready.")).to_be_visible()
+    expect(page.get_by_role("link", name="Walter <b>White</b>")).to_be_visible()  # escaped, shown literally
     page.get_by_role("button", name="Log out").click()
-    assert page.get_by_text("You have been logged out.").is_visible()
+    expect(page.get_by_text("You have been logged out.")).to_be_visible()
     page.get_by_role("link", name="Log in").first.click()
     page.get_by_label("Username or email").fill("WALTER")
     page.get_by_label("Password").fill("wrong password here")
@@ -37,11 +38,11 @@ def test_register_login_portal_logout(live_server, page, screenshot):
     page.get_by_label("Password").fill("a long and lovely passphrase")
     page.get_by_role("button", name="Log in").click()
     page.goto(f"{url}/profile")
-    assert page.get_by_role("heading", name="Your profile").is_visible()
+    expect(page.get_by_role("heading", name="Your profile")).to_be_visible()
     screenshot(page, "profile")
     page.get_by_role("button", name="Log out").click()
     page.goto(f"{url}/profile")
-    assert page.get_by_role("heading", name="Log in").is_visible()
+    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
 
 
 def test_admin_sees_management_pages(live_server, page, screenshot):
@@ -58,17 +59,17 @@ def test_admin_sees_management_pages(live_server, page, screenshot):
     screenshot(page, "settings")
     page.get_by_label("Failed logins before lockout").fill("0")
     page.get_by_role("button", name="Save").click()
-    assert page.get_by_text("must be at least 1").is_visible()
+    expect(page.get_by_text("must be at least 1")).to_be_visible()
     page.get_by_label("Failed logins before lockout").fill("7")
     page.get_by_role("button", name="Save").click()
-    assert page.get_by_text("Saved (1 change).").is_visible()
+    expect(page.get_by_text("Saved (1 change).")).to_be_visible()
     page.get_by_role("link", name="Password Requirements").click()
     screenshot(page, "settings-passwords")
     page.get_by_role("link", name="Plugins").click()
-    assert page.get_by_role("cell", name="auth_local").is_visible()
+    expect(page.get_by_role("cell", name="auth_local")).to_be_visible()
     screenshot(page, "plugins")
     page.get_by_role("link", name="Audit log").click()
-    assert page.get_by_role("cell", name="security.brute_force.max_failures").is_visible()
+    expect(page.get_by_role("cell", name="security.brute_force.max_failures")).to_be_visible()
     screenshot(page, "audit")
     page.set_viewport_size({"width": 390, "height": 800})
     page.goto(f"{url}/manage/settings")

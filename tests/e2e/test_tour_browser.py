@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.conftest import ARTIFACTS
 from tests.e2e.test_accessibility_browser import PASSWORD, seed
@@ -59,7 +60,7 @@ def test_tour(live_server: Any, browser: Any) -> None:
     boss.get_by_label("Text").fill("Hello {customer_name}, thank you for ticket #{ticket_id}. We are on it.")
     boss.get_by_role("button", name="Save").click()
     boss.goto(f"{url}/manage/")
-    assert boss.get_by_text("Finish setting up").is_visible()
+    expect(boss.get_by_text("Finish setting up")).to_be_visible()
     picture(boss, "5-dashboard-setup-checklist")
     boss.goto(f"{url}/manage/kb/new")
     boss.get_by_label("Title").fill("Connect the printer")
@@ -101,7 +102,7 @@ def test_tour(live_server: Any, browser: Any) -> None:
     customer = phone.new_page()
     log_in(customer, url, "carla", PASSWORD)
     customer.goto(f"{url}/tickets/{ticket}")
-    assert customer.get_by_text("Please try again.").is_visible()
+    expect(customer.get_by_text("Please try again.")).to_be_visible()
     picture(customer, "2-customer-ticket-phone-dark")
     for context in (admin, visitor, desk, phone):
         context.close()

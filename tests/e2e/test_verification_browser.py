@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.realservers import wait_until
 
@@ -28,6 +29,6 @@ def test_register_receive_email_follow_link_banner_gone(live_server, smtp_sink, 
     body = smtp_sink.messages[0]["msg"].get_body(("plain",)).get_content()
     link = re.search(r"(http://127\.0\.0\.1:\d+/verify-email/\S+)", body).group(1)
     page.goto(link)
-    assert page.get_by_text("Thank you: yara+desk@example.com is confirmed.").is_visible()
+    expect(page.get_by_text("Thank you: yara+desk@example.com is confirmed.")).to_be_visible()
     assert page.get_by_text("Please confirm your email address").count() == 0
     screenshot(page, "confirmed")

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from plugins.captcha_builtin import reveal_answer
 from tests.conftest import plugdesk_cmd
@@ -76,7 +77,7 @@ def test_walkthrough(live_server: Any, browser: Any, screenshot: Any) -> None:
     boss.get_by_label("Department").select_option(label="General")
     boss.get_by_label("Text").fill("Hello {customer_name}, thank you for ticket #{ticket_id}. We are on it.")
     boss.get_by_role("button", name="Save").click()
-    assert boss.get_by_text("Saved “Greeting”.").is_visible()
+    expect(boss.get_by_text("Saved “Greeting”.")).to_be_visible()
 
     # -- anonymous: search from the home page, read, give feedback
     visitor = browser.new_context()
@@ -90,9 +91,9 @@ def test_walkthrough(live_server: Any, browser: Any, screenshot: Any) -> None:
     assert "1 article matches." in page.locator("#home-search-status").text_content()
     screenshot(page, "1-search-as-you-type")
     result.click()
-    assert page.get_by_role("heading", name="Reset your password").is_visible()
+    expect(page.get_by_role("heading", name="Reset your password")).to_be_visible()
     page.get_by_role("button", name="Yes, it helped").click()
-    assert page.get_by_text("Thank you for your feedback!").is_visible()
+    expect(page.get_by_text("Thank you for your feedback!")).to_be_visible()
 
     # -- register with two mistakes at once: both are reported
     page.goto(f"{url}/register")
@@ -105,7 +106,7 @@ def test_walkthrough(live_server: Any, browser: Any, screenshot: Any) -> None:
     page.get_by_role("button", name="Create account").click()
     summary = page.locator("#error-summary")
     assert "these 2 fields" in summary.inner_text()
-    assert page.get_by_text("The two passwords differ.").is_visible()
+    expect(page.get_by_text("The two passwords differ.")).to_be_visible()
     assert "did not match" in page.locator("#captcha-err").inner_text()
     screenshot(page, "2-two-mistakes")
     page.get_by_label("Password", exact=True).fill(PASSWORD)
@@ -113,11 +114,11 @@ def test_walkthrough(live_server: Any, browser: Any, screenshot: Any) -> None:
     answer = reveal_answer(page.locator('input[name="captcha_token"]').input_value(), secret)
     page.get_by_label("Type the 6 characters you see or hear").fill(answer)
     page.get_by_role("button", name="Create account").click()
-    assert page.get_by_text("Welcome! Your account is ready.").is_visible()
+    expect(page.get_by_text("Welcome! Your account is ready.")).to_be_visible()
     assert "Welcome, Carla." in page.locator(".hero").inner_text()  # not "Welcome back" on the first visit
     link = re.search(r"(http://127\.0\.0\.1:\d+/verify-email/\S+)", mail_to(site, "carla@example.com")).group(1)
     page.goto(link)
-    assert page.get_by_text("carla@example.com is confirmed").is_visible()
+    expect(page.get_by_text("carla@example.com is confirmed")).to_be_visible()
 
     # -- the verified customer submits a ticket: no captcha
     page.goto(f"{url}/")
@@ -126,7 +127,7 @@ def test_walkthrough(live_server: Any, browser: Any, screenshot: Any) -> None:
     page.get_by_label("Subject").fill("Printer on fire")
     page.get_by_label("Message").fill("It smells of toast.")
     page.get_by_role("button", name="Submit ticket").click()
-    assert page.get_by_text("was submitted").is_visible()
+    expect(page.get_by_text("was submitted")).to_be_visible()
     ticket_url = page.url
     ticket_id = int(ticket_url.rsplit("/", 1)[1])
 
@@ -146,17 +147,17 @@ def test_walkthrough(live_server: Any, browser: Any, screenshot: Any) -> None:
                                                     "We are on it.")
     screenshot(agent, "3-conversation-with-canned-response")
     agent.locator("#agent-reply").get_by_role("button", name="Send").click()
-    assert agent.get_by_text("Reply sent.").is_visible()
-    assert agent.locator(".bubble.staff").filter(has_text="thank you for ticket").is_visible()
+    expect(agent.get_by_text("Reply sent.")).to_be_visible()
+    expect(agent.locator(".bubble.staff").filter(has_text="thank you for ticket")).to_be_visible()
 
     # -- the customer replies
     page.goto(ticket_url)
-    assert page.get_by_text(f"Hello Carla, thank you for ticket #{ticket_id}.").is_visible()
+    expect(page.get_by_text(f"Hello Carla, thank you for ticket #{ticket_id}.")).to_be_visible()
     page.get_by_label("Your reply").fill("Thanks, the fire is out.")
     page.get_by_role("button", name="Send reply").click()
-    assert page.get_by_text("Your reply was sent.").is_visible()
+    expect(page.get_by_text("Your reply was sent.")).to_be_visible()
     agent.reload()
-    assert agent.locator(".bubble.customer").filter(has_text="the fire is out").is_visible()
+    expect(agent.locator(".bubble.customer").filter(has_text="the fire is out")).to_be_visible()
 
     # -- deleting asks first: Cancel deletes nothing, OK deletes
     boss.goto(f"{url}/manage/tickets/{ticket_id}")
@@ -176,7 +177,7 @@ def test_walkthrough(live_server: Any, browser: Any, screenshot: Any) -> None:
     assert call(f"{url}/api/v1/tickets/{ticket_id}", token=token)[0] == 200
     boss.once("dialog", answer_dialog(True))
     boss.get_by_role("button", name="Delete ticket").click()
-    assert boss.get_by_text(f"Ticket #{ticket_id} was deleted.").is_visible()
+    expect(boss.get_by_text(f"Ticket #{ticket_id} was deleted.")).to_be_visible()
     assert call(f"{url}/api/v1/tickets/{ticket_id}", token=token)[0] == 404
 
     # -- the next ticket gets a new number
@@ -184,7 +185,7 @@ def test_walkthrough(live_server: Any, browser: Any, screenshot: Any) -> None:
     page.get_by_label("Subject").fill("Another question")
     page.get_by_label("Message").fill("Is the printer safe now?")
     page.get_by_role("button", name="Submit ticket").click()
-    assert page.get_by_text("was submitted").is_visible()
+    expect(page.get_by_text("was submitted")).to_be_visible()
     assert int(page.url.rsplit("/", 1)[1]) == ticket_id + 1
     assert not [p for p in problems if "Content Security Policy" in p], problems
     for context in (admin, visitor, desk):
