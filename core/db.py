@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -11,6 +11,8 @@ from typing import Any, cast
 from sqlalchemy import DateTime, Table, TypeDecorator, create_engine, event
 from sqlalchemy.engine import CursorResult, Engine, Result
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+from core.db_reads import Listener, Reader, reader
 
 
 class Base(DeclarativeBase):
@@ -65,6 +67,13 @@ class Database:
     def __init__(self, url: str) -> None:
         self.engine = make_engine(url)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        #: Called with the SQL of every statement a :meth:`reader` runs (statement counting in tests).
+        self.read_listeners: list[Listener] = []
+
+    def reader(self) -> AbstractContextManager[Reader]:
+        """A :class:`~core.db_reads.Reader` for precompiled reads (:class:`~core.db_reads.Read`) on one pooled
+        connection: the lean path of the pages everyone sees (no ORM session, no per-call statement work)."""
+        return reader(self.engine, self.read_listeners)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

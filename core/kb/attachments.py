@@ -8,13 +8,15 @@ finds them unreferenced.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from flask import Request
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from core.app_state import AppState, state
+from core.db_reads import Read, Reader
 from core.types import Role, UserInfo
 
 try:
@@ -72,6 +74,25 @@ def save_files(request: Request, owner_type: str, owner_id: int, role: str) -> l
     from core.files.uploads import save_uploads
 
     return save_uploads(request, owner_type, owner_id, role)
+
+
+@functools.cache
+def _files_read() -> Read | None:
+    """The precompiled read of one owner's attachments (``None`` without ``core.files``)."""
+    try:
+        from core.files.models import Attachment
+    except ImportError:
+        return None
+    return Read(select(Attachment.id, Attachment.filename, Attachment.size)
+                .where(Attachment.owner_type == bindparam("owner_type"), Attachment.owner_id == bindparam("owner_id"))
+                .order_by(Attachment.id))
+
+
+def file_rows(reader: Reader, owner_type: str, owner_id: int) -> list[Any]:
+    """The attachments of one owner as rows (``id``, ``filename``, ``size``), oldest first, through the
+    page's :class:`~core.db_reads.Reader` (empty without ``core.files``)."""
+    read = _files_read()
+    return [] if read is None else reader.all(read, owner_type=owner_type, owner_id=owner_id)
 
 
 def list_files(st: AppState, owner_type: str, owner_id: int, session: Session | None = None) -> list[Any]:

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import secrets
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import validate_csrf
 from markupsafe import Markup
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from wtforms import ValidationError
 
 from core.api.paging import offset_of, page_number
 from core.app_state import state
+from core.db_reads import Read
 from core.kb import attachments
 from core.kb import feedback as fb
 from core.kb.conditional import revalidate
@@ -106,32 +107,46 @@ def _voter(user: Any) -> tuple[str | None, str | None]:
     return fb.browser_voter(token), token
 
 
+_ARTICLE = Read(select(KbArticle.id, KbArticle.title, KbArticle.slug, KbArticle.published, KbArticle.published_at,
+                       KbArticle.updated_at, KbArticle.body_html, KbArticle.category_id,
+                       KbCategory.name.label("category_name"))
+                .outerjoin(KbCategory, KbCategory.id == KbArticle.category_id)
+                .where(KbArticle.id == bindparam("id")))
+_VOTED = Read(select(KbFeedback.id).where(KbFeedback.article_id == bindparam("id"),
+                                          KbFeedback.voter == bindparam("voter")).limit(1))
+
+
+class _Category(NamedTuple):
+    """The article's category, as the breadcrumb shows it."""
+
+    id: int
+    name: str
+
+
 def _article_page(article_id: int, message: str = "", outcome: str = "", status: int = 200,
                   slug: str | None = None) -> Any:
-    """Render an article (one database session); redirect when ``slug`` is given and wrong."""
+    """Render an article (one pooled connection, precompiled reads); redirect when ``slug`` is given and wrong."""
     st = state()
     user = current_user()
     voter, _new = _voter(user)
     known = user is not None or bool(request.cookies.get(VOTER_COOKIE))
-    with st.db.session() as s:  # one session, at most three statements (the SQL budget in tests/perf)
-        row = s.execute(select(KbArticle, KbCategory).outerjoin(KbCategory, KbCategory.id == KbArticle.category_id)
-                        .where(KbArticle.id == article_id)).first()
-        article, cat = (row[0], row[1]) if row is not None else (None, None)
+    with st.db.reader() as r:  # at most three statements (the SQL budget in tests/perf)
+        article = r.first(_ARTICLE, id=article_id)
         if article is None or (not article.published and not can_edit(user)):  # as visible_article decides
             abort(404)
         if slug is not None and slug != article.slug:
             return redirect(url_for("kb.article", article_id=article_id, slug=article.slug), 301)
-        voted = outcome in ("ok", "duplicate") or (known and s.scalar(
-            select(KbFeedback.id).where(KbFeedback.article_id == article_id, KbFeedback.voter == voter)) is not None)
-        files = attachments.list_files(st, attachments.KB_OWNER, article.id, s)
+        voted = outcome in ("ok", "duplicate") or (known and r.first(_VOTED, id=article_id, voter=voter) is not None)
+        files = attachments.file_rows(r, attachments.KB_OWNER, article.id)
+    cat = _Category(article.category_id, article.category_name) if article.category_id is not None else None
     body = rendered_body(st, article)
-    form = PostForm(formdata=None) if current_user() else None  # no token, no session for anonymous readers
+    form = PostForm(formdata=None) if user is not None else None  # no token, no session for anonymous readers
     html = render_template("kb/article.html", article=article, body=body, category=cat, form=form, voted=voted,
                            message=message, outcome=outcome, files=files)
     return html, status
 
 
-def rendered_body(st: Any, article: KbArticle) -> Markup:
+def rendered_body(st: Any, article: Any) -> Markup:
     """The article body sanitized for output, memoised per (article, last update) in the app's KB runtime."""
     cache = runtime(st).body_cache
     key = (article.id, article.updated_at)

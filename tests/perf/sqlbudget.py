@@ -20,18 +20,21 @@ from sqlalchemy import event
 
 @contextmanager
 def statements(app: Flask) -> Iterator[list[str]]:
-    """Collect the text of every SQL statement the app's engine runs inside the block."""
-    engine = app.extensions["plugdesk"].db.engine
+    """Collect the text of every SQL statement the app's engine runs inside the block: through SQLAlchemy
+    (``before_cursor_execute``) and through the precompiled reads (``Database.read_listeners``)."""
+    db = app.extensions["plugdesk"].db
     seen: list[str] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         seen.append(statement)
 
-    event.listen(engine, "before_cursor_execute", record)
+    event.listen(db.engine, "before_cursor_execute", record)
+    db.read_listeners.append(seen.append)
     try:
         yield seen
     finally:
-        event.remove(engine, "before_cursor_execute", record)
+        event.remove(db.engine, "before_cursor_execute", record)
+        db.read_listeners.remove(seen.append)
 
 
 def within_budget(app: Flask, client: Any, url: str, budget: int, status: int = 200, **kwargs: Any) -> Any:
