@@ -26,6 +26,7 @@ from core.security.settings_specs import SECURITY_SETTINGS
 from core.settings import Settings, load_settings
 from core.types import SettingSpec
 from core.users import CredentialStore, UserDirectory
+from core.web.fastpaths import PlugdeskFlask
 
 log = logging.getLogger("plugdesk")
 PACKAGE_DIR = Path(__file__).parent
@@ -124,7 +125,7 @@ def create_app(settings: Settings | str | os.PathLike[str] | None = None, *,
     logging.getLogger("plugdesk").setLevel(settings.get("logging", "level"))
     state = build_state(settings, plugins)
 
-    app = Flask("plugdesk", template_folder=str(PACKAGE_DIR / "templates"),
+    app = PlugdeskFlask("plugdesk", template_folder=str(PACKAGE_DIR / "templates"),
                 static_folder=str(PACKAGE_DIR / "static"), static_url_path="/static")
     from core.web import inputs
 

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, delete, or_, select, update
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import Boolean, ForeignKey, Integer, String, bindparam, delete, or_, select, update
+from sqlalchemy.orm import Mapped, make_transient_to_detached, mapped_column
 
 from core.db import Base, Database, UTCDateTime, rowcount
+from core.db_reads import Read
 from core.models import ApiToken, User, utcnow
 
 TOUCH_EVERY = timedelta(seconds=60)
@@ -96,27 +97,40 @@ def session_alive(db: Database, user: User, sid: str) -> bool:
     return True
 
 
+_USER_KEYS = tuple(column.key for column in User.__table__.columns)
+_LIVE_USER = Read(select(*User.__table__.columns).where(User.id == bindparam("uid"), User.is_active.is_(True),
+                                                       User.session_version == bindparam("sv")))
+_LIVE_SESSION_USER = Read(
+    select(*User.__table__.columns, UserSession.id.label("session_id"), UserSession.ended_at.label("session_ended_at"),
+           UserSession.last_seen_at.label("session_seen_at"))
+    .join(UserSession, (UserSession.user_id == User.id) & (UserSession.sid_hash == bindparam("sid_hash")))
+    .where(User.id == bindparam("uid"), User.is_active.is_(True), User.session_version == bindparam("sv")))
+
+
+def _detached_user(row: Any) -> User:
+    """A detached :class:`User` from a row of its columns, as a closed session would have left it (so
+    ``session.add(user)`` updates it, never inserts it)."""
+    user = User(**{key: getattr(row, key) for key in _USER_KEYS})
+    make_transient_to_detached(user)
+    return user
+
+
 def live_session_user(db: Database, uid: int, version: int, sid: str | None) -> User | None:
     """The active user ``uid`` whose ``session_version`` is ``version`` and, when ``sid`` is given, whose
     session ``sid`` has not ended (``last_seen_at`` refreshed once a minute): what :func:`session_alive`
-    checks, read together with the user in one query and one database session."""
-    now = utcnow()
-    with db.session() as s:
+    checks, read together with the user in one precompiled query (it runs on every page a user sees)."""
+    with db.reader() as r:
         if sid is None:
-            user = s.get(User, uid)
-            return user if user is not None and user.is_active and user.session_version == version else None
-        row = s.execute(select(User, UserSession.id, UserSession.ended_at, UserSession.last_seen_at)
-                        .outerjoin(UserSession, (UserSession.user_id == User.id)
-                                   & (UserSession.sid_hash == sid_hash(sid)))
-                        .where(User.id == uid)).first()
-        if row is None or row[1] is None or row.ended_at is not None:
-            return None
-        user = row[0]
-        if not user.is_active or user.session_version != version:
-            return None
-        if row.last_seen_at < now - TOUCH_EVERY:
-            s.execute(update(UserSession).where(UserSession.id == row[1]).values(last_seen_at=now))
-    return user
+            row = r.first(_LIVE_USER, uid=uid, sv=version)
+            return None if row is None else _detached_user(row)
+        row = r.first(_LIVE_SESSION_USER, uid=uid, sv=version, sid_hash=sid_hash(sid))
+    if row is None or row.session_ended_at is not None:
+        return None
+    now = utcnow()
+    if row.session_seen_at < now - TOUCH_EVERY:
+        with db.session() as s:
+            s.execute(update(UserSession).where(UserSession.id == row.session_id).values(last_seen_at=now))
+    return _detached_user(row)
 
 
 def touch_token(db: Database, token: ApiToken) -> None:

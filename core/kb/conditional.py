@@ -37,4 +37,7 @@ def revalidate(response: Response) -> Response:
     response.set_etag(page_etag(response.get_data()), weak=True)
     if session.get("uid") is not None:
         response.headers["Cache-Control"] = "private, no-cache"  # before security_headers' no-store default
+    environ = request.environ
+    if "HTTP_IF_NONE_MATCH" not in environ and "HTTP_IF_MODIFIED_SINCE" not in environ:
+        return response  # nothing to compare: make_conditional would only parse headers that are not there
     return cast(Response, response.make_conditional(request))

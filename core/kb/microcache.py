@@ -53,6 +53,11 @@ class MicroCache:
     def _anonymous(self, cookie_header: str) -> bool:
         if not cookie_header:
             return True
+        # substring checks before parsing: a cookie's name is in the header whenever the cookie is
+        if self.voter_cookie + "=" in cookie_header:
+            return False
+        if self.session_cookie + "=" not in cookie_header:
+            return True
         try:
             cookies = SimpleCookie(cookie_header)
         except CookieError:

@@ -106,3 +106,31 @@ def precompile_templates(app: Flask) -> int:
         except Exception:  # noqa: BLE001 - a template that does not compile fails when used, as before
             continue
     return loaded
+
+
+class PlugdeskFlask(Flask):
+    """Flask with :meth:`ensure_sync` remembered per function.
+
+    Flask asks ``inspect.iscoroutinefunction`` about every view, ``before_request``, ``after_request``,
+    teardown and context processor on every request (about 20 times for a page here); the answer never changes
+    for a function, so it is kept (for the registered ones: per-request ``after_this_request`` closures are not
+    kept once :data:`MAX_SYNC_ENTRIES` functions are known).
+    """
+
+    MAX_SYNC_ENTRIES = 1024
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._sync: dict[Any, Any] = {}
+
+    def ensure_sync(self, func: Any) -> Any:
+        """``func`` itself for a plain function, else Flask's wrapper (both remembered)."""
+        try:
+            return self._sync[func]
+        except KeyError:
+            found = super().ensure_sync(func)
+            if len(self._sync) < self.MAX_SYNC_ENTRIES:
+                self._sync[func] = found
+            return found
+        except TypeError:  # an unhashable callable
+            return super().ensure_sync(func)

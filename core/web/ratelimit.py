@@ -73,16 +73,33 @@ def install(app: Flask, state: AppState) -> Limiter:
 
 
 def _check_writes_only(app: Flask, limiter: Limiter) -> None:
-    """Run flask-limiter's before-request check for POSTs only (profiling showed it resolving, filtering and
-    discarding limits on every page view, twice for a limited endpoint: once here, once in its decorator)."""
-    hooks = app.before_request_funcs.setdefault(None, [])
+    """Run flask-limiter's per-request hooks for POSTs only (profiling showed it resolving, filtering and
+    discarding limits on every page view, twice for a limited endpoint: once here, once in its decorator;
+    then looking for deductions and headers to add, and resetting its request context, after each one)."""
     check = limiter._check_request_limit
+    hooks = app.before_request_funcs.setdefault(None, [])
     for i, hook in enumerate(hooks):
         if hook == check:
             def gated() -> None:
                 if request.method in LIMITED_METHODS:
                     check()
             hooks[i] = gated
+    after = app.after_request_funcs.setdefault(None, [])
+    for i, hook in enumerate(after):
+        if getattr(getattr(hook, "func", None), "__name__", "").endswith("__inject_headers"):
+            after[i] = _for_writes(hook, lambda response: response)
+    teardown = app.teardown_request_funcs.setdefault(None, [])
+    for i, hook in enumerate(teardown):
+        if getattr(hook, "__name__", "").endswith("__release_context"):
+            teardown[i] = _for_writes(hook, lambda _exc=None: None)
+
+
+def _for_writes(hook: Callable[..., Any], otherwise: Callable[..., Any]) -> Callable[..., Any]:
+    """``hook`` for the requests flask-limiter can have counted (:data:`LIMITED_METHODS`), ``otherwise`` else."""
+    @wraps(hook)
+    def gated(*args: Any) -> Any:
+        return (hook if request.method in LIMITED_METHODS else otherwise)(*args)
+    return gated
 
 
 def _posts_only(limited: Callable[..., Any], view: Callable[..., Any]) -> Callable[..., Any]:
