@@ -85,13 +85,13 @@ def _check_writes_only(app: Flask, limiter: Limiter) -> None:
                     check()
             hooks[i] = gated
     after = app.after_request_funcs.setdefault(None, [])
-    for i, hook in enumerate(after):
-        if getattr(getattr(hook, "func", None), "__name__", "").endswith("__inject_headers"):
-            after[i] = _for_writes(hook, lambda response: response)
+    for i, after_hook in enumerate(after):
+        if getattr(getattr(after_hook, "func", None), "__name__", "").endswith("__inject_headers"):
+            after[i] = _for_writes(after_hook, lambda response: response)
     teardown = app.teardown_request_funcs.setdefault(None, [])
-    for i, hook in enumerate(teardown):
-        if getattr(hook, "__name__", "").endswith("__release_context"):
-            teardown[i] = _for_writes(hook, lambda _exc=None: None)
+    for i, teardown_hook in enumerate(teardown):
+        if getattr(teardown_hook, "__name__", "").endswith("__release_context"):
+            teardown[i] = _for_writes(teardown_hook, lambda _exc=None: None)
 
 
 def _for_writes(hook: Callable[..., Any], otherwise: Callable[..., Any]) -> Callable[..., Any]:
