@@ -21,7 +21,6 @@ which ``gc`` removes after the grace period.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import tempfile
@@ -36,13 +35,13 @@ from sqlalchemy import and_, case, delete, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from core.db import Database, rowcount, table_of
+from core.files.hashcopy import copy_hashed
 from core.files.models import DELETING, PENDING, STORED, Attachment, Blob
-from core.files.rules import SNIFF_BYTES, UploadRejected, check_content, display_name, extension, extension_allowed
+from core.files.rules import UploadRejected, check_content, display_name, extension, extension_allowed
 from core.models import utcnow
 from core.types import BlobStore, StorageError
 
 log = logging.getLogger("plugdesk.files")
-CHUNK = 1024 * 1024
 DEFAULT_GRACE_SECONDS = 3600
 BLOBS = table_of(Blob)
 
@@ -138,9 +137,10 @@ class FileService:
                max_bytes: int | None = None, store: bool = True) -> StagedUpload:
         """Stream ``stream`` through SHA-256 into a temp file, check it, and store the bytes (or not: ``store``).
 
-        Memory stays flat whatever the size: 1 MiB is read at a time. The rules are applied while streaming:
-        the name (:func:`core.files.rules.display_name`), the extension allow-list, the content signature of
-        the first 4 KiB and ``max_bytes``; a refusal raises :class:`UploadRejected` and leaves nothing behind.
+        Memory stays flat whatever the size: 1 MiB is read at a time into one buffer
+        (:func:`core.files.hashcopy.copy_hashed`). The rules are applied while streaming: the name
+        (:func:`core.files.rules.display_name`), the extension allow-list, the content signature of the first
+        4 KiB and ``max_bytes``; a refusal raises :class:`UploadRejected` and leaves nothing behind.
 
         :param allowed_extensions: a ``security.uploads.*`` list; ``None`` skips the extension check.
         :param max_bytes: the per-file limit (``None`` = unlimited).
@@ -170,30 +170,8 @@ class FileService:
         return staged
 
     def _copy(self, stream: IO[bytes], fd: int, name: str, max_bytes: int | None) -> tuple[str, int, str]:
-        sha = hashlib.sha256()
-        size = 0
-        head = b""
-        content_type = ""
         with os.fdopen(fd, "wb", buffering=0) as out:
-            while True:
-                chunk = stream.read(CHUNK)
-                if not chunk:
-                    break
-                size += len(chunk)
-                if max_bytes is not None and size > max_bytes:
-                    raise UploadRejected(413, f"{name!r} is larger than the limit of {human_size(max_bytes)} "
-                                              f"({max_bytes} bytes) per file.")
-                if not content_type:
-                    head += chunk[:SNIFF_BYTES - len(head)]
-                    if len(head) >= SNIFF_BYTES:
-                        content_type = self._check(name, head)
-                sha.update(chunk)
-                view = memoryview(chunk)
-                while view:
-                    view = view[out.write(view):]
-        if not content_type:
-            content_type = self._check(name, head)
-        return sha.hexdigest(), size, content_type
+            return copy_hashed(stream, out.fileno(), name, max_bytes, self._check)
 
     @staticmethod
     def _check(name: str, head: bytes) -> str:

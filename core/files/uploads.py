@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import FileStorage, MultiDict
 
 from core.app_state import state
+from core.files.body import request_body
 from core.files.models import Attachment
 from core.files.rules import UploadRejected
 from core.files.service import StagedUpload, file_service, human_size
@@ -96,9 +97,10 @@ def raw_upload(request: Request, field: str = "files") -> FileStorage:
     """The body of an ``application/octet-stream`` request as one upload, streamed (never parsed as a form).
 
     The file name comes from ``X-Filename`` (percent-encoded UTF-8) or ``Content-Disposition: attachment;
-    filename*=UTF-8''...`` / ``filename="..."``. The bytes are read from ``request.stream``, which Werkzeug
-    limits to ``MAX_CONTENT_LENGTH``, straight into the blob service's hashing copy: every rule applies as for
-    a multipart file, without the form parser (issue 22: multipart ran at 0.13 of the disk's speed).
+    filename*=UTF-8''...`` / ``filename="..."``. The bytes go from :func:`core.files.body.request_body`
+    (``request.stream``, limited to ``Content-Length`` and ``MAX_CONTENT_LENGTH``; under gunicorn read from the
+    socket into the copy's buffer) straight into the blob service's hashing copy: every rule applies as for a
+    multipart file, without the form parser (issue 22: multipart ran at 0.13 of the disk's speed).
 
     :raises UploadRejected: 400 without a file name.
     """
@@ -116,7 +118,7 @@ def raw_upload(request: Request, field: str = "files") -> FileStorage:
     if not name.strip():
         raise UploadRejected(400, f"A raw upload (application/octet-stream) needs its file name in the "
                                   f"{FILENAME_HEADER} header (percent-encoded UTF-8).", field)
-    return FileStorage(stream=request.stream, filename=name, name=field, content_type=request.mimetype)
+    return FileStorage(stream=request_body(request), filename=name, name=field, content_type=request.mimetype)
 
 
 def _files(source: Request | MultiDict[str, FileStorage] | Iterable[FileStorage], field: str) -> list[FileStorage]:

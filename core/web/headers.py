@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, redirect, request, session
@@ -47,23 +48,41 @@ def install(app: Flask) -> None:
         path = request.full_path if request.query_string else request.path
         return redirect(f"https://{host}{path}", code=301 if request.method in ("GET", "HEAD") else 308)
 
+    memo: dict[str, tuple[Any, ...]] = {}
+
+    def fixed_headers(settings: dict[str, Any]) -> tuple[Any, ...]:
+        """(settings, full CSP, frame-ancestors suffix, the other fixed headers), computed once per snapshot of
+        the runtime settings (the header values depend on nothing else)."""
+        found = memo.get("current")
+        if found is None or found[0] is not settings:
+            allowed = settings["security.embedding.allowed"]
+            suffix = f"; frame-ancestors {frame_ancestors(allowed, settings['security.embedding.origins'])}"
+            fixed = ([] if allowed else [("X-Frame-Options", "SAMEORIGIN")]) + [
+                ("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "same-origin")]
+            found = memo["current"] = (settings, BASE_CSP + suffix, suffix, tuple(fixed))
+        return found
+
     @app.after_request
     def security_headers(response: Response) -> Response:
         try:
             settings = state().runtime.all()
         except SQLAlchemyError:  # database down: fall back to the (secure) defaults
             settings = state().runtime.defaults()
-        allowed = settings["security.embedding.allowed"]
-        csp = response.headers.get("Content-Security-Policy") or BASE_CSP
-        response.headers["Content-Security-Policy"] = (
-            f"{csp}; frame-ancestors {frame_ancestors(allowed, settings['security.embedding.origins'])}")
-        if not allowed:
-            response.headers["X-Frame-Options"] = "SAMEORIGIN"
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "same-origin"
-        if request.scheme == "https" and settings["security.force_https"]:
-            response.headers["Strict-Transport-Security"] = HSTS
+        _settings, full_csp, suffix, fixed = fixed_headers(settings)
+        headers = response.headers
+        present = {key.lower() for key, _value in headers}  # add() where nothing is replaced: one pass, not one each
+        if "content-security-policy" in present:
+            headers["Content-Security-Policy"] = f"{headers['Content-Security-Policy'] or BASE_CSP}{suffix}"
+        else:
+            headers.add("Content-Security-Policy", full_csp)
+        for key, value in fixed:
+            if key.lower() in present:
+                headers[key] = value
+            else:
+                headers.add(key, value)
+        if settings["security.force_https"] and request.scheme == "https":
+            headers["Strict-Transport-Security"] = HSTS
         if session.get("uid") is not None or request.path.startswith("/api/"):
             # API answers carry tokens and personal data: no cache may keep them (downloads set their own)
-            response.headers.setdefault("Cache-Control", "no-store")
+            headers.setdefault("Cache-Control", "no-store")
         return response
