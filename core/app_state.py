@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask, current_app
+from flask.globals import _cv_app
 
 from core.auth.lockout import Lockout
 from core.context import PluginContext
@@ -68,4 +69,7 @@ class AppState:
 
 def state(app: Flask | None = None) -> AppState:
     """The :class:`AppState` of ``app`` (default: the current app)."""
-    return (app or current_app).extensions["plugdesk"]
+    if app is None:
+        ctx = _cv_app.get(None)  # what ``current_app`` resolves, without the proxy (this runs ~10 times a request)
+        return (ctx.app if ctx is not None else current_app).extensions["plugdesk"]
+    return app.extensions["plugdesk"]

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from flask import g, has_request_context
+from flask.globals import _cv_app, _cv_request
 from pydantic import ValidationError
 from sqlalchemy import select
 
@@ -111,11 +112,14 @@ class RuntimeSettings:
 
     def all(self) -> dict[str, Any]:
         """Current values: fixed for the duration of one request, at most ``CACHE_SECONDS`` old."""
-        if has_request_context():
-            cached = g.get("_plugdesk_settings")
-            if cached is None:
-                cached = g._plugdesk_settings = self._fresh()
-            return cached
+        if _cv_request.get(None) is not None:  # has_request_context(), without its proxies
+            app_ctx = _cv_app.get(None)
+            if app_ctx is not None:
+                found = app_ctx.g.__dict__
+                cached = found.get("_plugdesk_settings")
+                if cached is None:
+                    cached = found["_plugdesk_settings"] = self._fresh()
+                return cached
         return self._fresh()
 
     def _fresh(self) -> dict[str, Any]:

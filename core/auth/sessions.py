@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Flask, g, has_request_context, request, session
+from flask.globals import _cv_request
 from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import delete, select
 
@@ -69,16 +70,18 @@ def start_session(user: User, *, second_factor: bool = False) -> None:
 
 def session_user(db: Database) -> User | None:
     """The logged-in user of this request (cached), or ``None`` if the session is stale or absent."""
-    if "plugdesk_user" in g:
-        return g.plugdesk_user
+    known = g.__dict__  # the real objects behind the proxies: this runs several times per request
+    if "plugdesk_user" in known:
+        return known["plugdesk_user"]  # type: ignore[no-any-return]
     user = None
-    uid, version = session.get("uid"), session.get("sv")
+    current = _cv_request.get().session
+    uid, version = current.get("uid"), current.get("sv")
     if isinstance(uid, int) and isinstance(version, int):
-        sid = session.get("sid")  # cookies from before session records have none; "end all" ends those
+        sid = current.get("sid")  # cookies from before session records have none; "end all" ends those
         user = live_session_user(db, uid, version, sid if isinstance(sid, str) else None)
         if user is None:
-            session.clear()
-    g.plugdesk_user = user
+            current.clear()
+    known["plugdesk_user"] = user
     return user
 
 
