@@ -26,7 +26,7 @@ from core.security.settings_specs import SECURITY_SETTINGS
 from core.settings import Settings, load_settings
 from core.types import SettingSpec
 from core.users import CredentialStore, UserDirectory
-from core.web.fastpaths import PlugdeskFlask
+from core.web.fastpaths import PlugdeskFlask, csrf_for_writes_only
 
 log = logging.getLogger("plugdesk")
 PACKAGE_DIR = Path(__file__).parent
@@ -165,6 +165,7 @@ def create_app(settings: Settings | str | os.PathLike[str] | None = None, *,
     from core.web import account_views, errors, headers, manage, portal, reset_views
 
     csrf = CSRFProtect(app)
+    csrf_for_writes_only(app)
     app.register_blueprint(portal.bp)
     app.register_blueprint(manage.bp)
     app.register_blueprint(reset_views.bp)

@@ -14,6 +14,8 @@ from typing import Any
 from flask import Flask, g, has_request_context, request, session
 from flask.globals import _cv_request
 from flask.sessions import SecureCookieSessionInterface
+from itsdangerous import Serializer, URLSafeTimedSerializer
+from itsdangerous.encoding import base64_encode
 from sqlalchemy import delete, select
 
 from core.auth.session_records import end_session_records, live_session_user, record_session, touch_token
@@ -37,9 +39,24 @@ class CookieSessions(SecureCookieSessionInterface):
         cached = self._cached
         if cached is not None and cached[0] == key:
             return cached[1]
-        serializer = super().get_signing_serializer(app)
+        if not app.secret_key:
+            return None
+        serializer = PlainSigner([*key[1], key[0]], salt=self.salt, serializer=self.serializer,  # current key last
+                                 signer_kwargs={"key_derivation": self.key_derivation,
+                                                "digest_method": self.digest_method})
         self._cached = (key, serializer)
         return serializer
+
+
+class PlainSigner(URLSafeTimedSerializer):
+    """itsdangerous' URL-safe timed serializer without trying zlib on the way out (the reading side still
+    accepts compressed payloads). A cookie or token of a hundred bytes never shrinks enough to matter, and
+    ``zlib.compress`` sets up a 256 KiB deflate state each time: it was the largest single cost of the login
+    page (twice per request: the CSRF token and the session cookie)."""
+
+    def dump_payload(self, obj: Any) -> bytes:
+        """The serialized ``obj``, base64url-encoded, uncompressed."""
+        return base64_encode(Serializer.dump_payload(self, obj))
 
 
 def has_role(user: User | None, role: str) -> bool:

@@ -11,6 +11,7 @@ Three runtime settings (database, audited, on every node within a second; also `
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import html
 import re
@@ -83,12 +84,12 @@ class Brand:
     logo_url: str
     color: str
 
-    @property
+    @functools.cached_property
     def version(self) -> str:
         """A short hash for ``/theme.css?v=...`` (cache-busting)."""
         return hashlib.sha256(f"{self.color}|{self.name}|{self.logo_url}".encode()).hexdigest()[:12]
 
-    @property
+    @functools.cached_property
     def logo_origin(self) -> str | None:
         """``https://host[:port]`` of an external logo (for the CSP), else ``None``."""
         parts = urlsplit(self.logo_url)
@@ -97,11 +98,22 @@ class Brand:
 
 def current_brand(st: Any) -> Brand:
     """The brand from the runtime settings (defaults when the database cannot be asked)."""
+    global _last
     try:
-        get = st.runtime.get
-        return Brand(get("branding.name"), get("branding.logo_url"), get("branding.color"))
+        settings = st.runtime.all()
     except SQLAlchemyError:
         return Brand(DEFAULT_NAME, "", DEFAULT_COLOUR)
+    last = _last
+    if last is not None and last[0] is settings:
+        return last[1]  # the same snapshot of the settings (one per request at most): the same brand
+    get = st.runtime.get
+    brand = Brand(get("branding.name"), get("branding.logo_url"), get("branding.color"))
+    _last = (settings, brand)
+    return brand
+
+
+#: The brand of the last settings snapshot asked about (every page asks twice: the template and the CSP).
+_last: tuple[dict[str, Any], Brand] | None = None
 
 
 def install(app: Flask) -> None:

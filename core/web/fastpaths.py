@@ -134,3 +134,18 @@ class PlugdeskFlask(Flask):
             return found
         except TypeError:  # an unhashable callable
             return super().ensure_sync(func)
+
+
+def csrf_for_writes_only(app: Flask) -> None:
+    """Skip Flask-WTF's ``before_request`` check for methods it never checks (``WTF_CSRF_METHODS``): it
+    looks up exemptions for the blueprint and the view first, on every GET, and only then returns."""
+    hooks = app.before_request_funcs.setdefault(None, [])
+    for i, hook in enumerate(hooks):
+        if getattr(hook, "__name__", "") == "csrf_protect" and hook.__module__ == "flask_wtf.csrf":
+            def csrf_protect(check: Any = hook) -> Any:
+                if request.method in app.config["WTF_CSRF_METHODS"]:
+                    return check()
+                return None
+            hooks[i] = csrf_protect
+            return
+    raise RuntimeError("Flask-WTF's csrf_protect hook was not found: CSRFProtect(app) must come first")

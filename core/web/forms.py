@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 from typing import Any
 
+from flask import current_app, g, session
 from flask_wtf import FlaskForm as _FlaskForm
+from flask_wtf.csrf import _FlaskFormCSRF
 from markupsafe import Markup
 from wtforms import EmailField, Field, PasswordField, StringField
 from wtforms.validators import InputRequired, Length
+
+from core.auth.sessions import PlainSigner
+
+
+class _TokenOnce(_FlaskFormCSRF):  # type: ignore[misc]
+    """Flask-WTF's form CSRF with the token from :func:`csrf_token` (the same token, signed without zlib)."""
+
+    def generate_csrf_token(self, csrf_token_field: Field) -> str:
+        return csrf_token()
 
 
 class FlaskForm(_FlaskForm):
@@ -15,6 +28,8 @@ class FlaskForm(_FlaskForm):
     (logout, reply, change, delete) would otherwise repeat ``id="csrf_token"``."""
 
     class Meta(_FlaskForm.Meta):
+        csrf_class = _TokenOnce
+
         def render_field(self, field: Field, render_kw: dict[str, Any]) -> Any:
             if field.type == "CSRFTokenField":
                 if not render_kw and not field.render_kw:  # what the widget would write, without its machinery
@@ -23,10 +38,58 @@ class FlaskForm(_FlaskForm):
             return super().render_field(field, render_kw)
 
 
+_token_signers: dict[Any, PlainSigner] = {}
+
+
+def csrf_token() -> str:
+    """This request's signed CSRF token: what ``flask_wtf.csrf.generate_csrf()`` returns (same session key,
+    same ``g`` cache, same salt, so either validates the other's), signed without the zlib attempt that
+    Flask-WTF's serializer makes for every token (see :class:`core.auth.sessions.PlainSigner`)."""
+    config = current_app.config
+    field = config.get("WTF_CSRF_FIELD_NAME") or "csrf_token"
+    token = g.get(field)
+    if token is None:
+        secret = config.get("WTF_CSRF_SECRET_KEY") or current_app.secret_key
+        signer = _token_signers.get(secret)
+        if signer is None:
+            signer = _token_signers[secret] = PlainSigner(secret or "", salt="wtf-csrf-token")
+        if not isinstance(session.get(field), str):
+            session[field] = hashlib.sha1(os.urandom(64)).hexdigest()  # as Flask-WTF makes its raw token
+        token = signer.dumps(session[field])
+        setattr(g, field, token)
+    return str(token)
+
+
 def csrf_input(name: str, token: str) -> Markup:
     """The hidden CSRF field exactly as WTForms' ``HiddenInput`` renders it without an ``id`` (attributes
     sorted, values escaped), built directly: every page with a form renders one, most pages two (issue 22)."""
     return Markup('<input name="{}" type="hidden" value="{}">').format(name, token)
+
+
+class BlankForm:
+    """A form as a first GET renders it: the fields of one shared, empty instance (rendering only reads them)
+    and this request's CSRF field; no WTForms form is built per view (about a fifth of the login page).
+    Submitted forms are always real :class:`FlaskForm` instances: they validate."""
+
+    def __init__(self, fields: dict[str, Field]) -> None:
+        self.__dict__.update(fields)
+
+    @property
+    def csrf_token(self) -> Markup:
+        """The hidden CSRF field, as ``FlaskForm().csrf_token`` renders it."""
+        return csrf_input(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), csrf_token())
+
+
+_blank_fields: dict[type[_FlaskForm], dict[str, Field]] = {}
+
+
+def blank_form(form_class: type[_FlaskForm]) -> BlankForm:
+    """An empty ``form_class`` for a GET (see :class:`BlankForm`); call it inside a request."""
+    fields = _blank_fields.get(form_class)
+    if fields is None:
+        empty = form_class(formdata=None, meta={"csrf": False})
+        fields = _blank_fields[form_class] = {field.name: field for field in empty}
+    return BlankForm(fields)
 
 
 class LoginForm(FlaskForm):

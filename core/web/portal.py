@@ -6,7 +6,6 @@ import logging
 
 from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 from sqlalchemy import text
 
@@ -17,7 +16,16 @@ from core.auth.sessions import end_all_sessions, start_session
 from core.captcha import render_captcha
 from core.models import User
 from core.users import AccountError, to_info
-from core.web.forms import ChangeEmailForm, ChangePasswordForm, LoginForm, PostForm, RegisterForm, csrf_input
+from core.web.forms import (
+    ChangeEmailForm,
+    ChangePasswordForm,
+    LoginForm,
+    PostForm,
+    RegisterForm,
+    blank_form,
+    csrf_input,
+    csrf_token,
+)
 from core.web.helpers import current_user, login_required, request_info, safe_next
 
 bp = Blueprint("portal", __name__)
@@ -41,7 +49,7 @@ class LogoutForm:
     @property
     def csrf_token(self) -> Markup:
         """The hidden field, as ``PostForm().csrf_token`` renders it."""
-        return csrf_input(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), generate_csrf())
+        return csrf_input(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), csrf_token())
 
 
 PASSWORD_CHANGE_ALLOWED = ("portal.profile", "portal.logout", "static", "portal.healthz", "account.verify_email")
@@ -152,6 +160,11 @@ def register_view() -> ResponseReturnValue:
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> ResponseReturnValue:
     """Log in through the auth chain."""
+    from core.auth.reset import reset_available
+
+    if request.method != "POST":
+        return render_template("portal/login.html", form=blank_form(LoginForm), message="",
+                               reset_offered=reset_available(state())[0])
     form = LoginForm()
     message = ""
     if form.validate_on_submit():
@@ -167,10 +180,8 @@ def login() -> ResponseReturnValue:
                 start_session(s.get_one(User, outcome.user.id))
             return redirect(safe_next(request.args.get("next")))
         message = outcome.message
-    elif request.method == "POST":
+    else:
         message = "Enter your username and password."
-    from core.auth.reset import reset_available
-
     return render_template("portal/login.html", form=form, message=message,
                            reset_offered=reset_available(state())[0]), 400 if message else 200
 
