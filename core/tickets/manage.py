@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from sqlalchemy import func, or_, select
+from sqlalchemy import select
 
 from core.api.paging import id_in, offset_of, page_number
 from core.app_state import state
 from core.auth.sessions import has_role
 from core.models import User
-from core.tickets import attachments, service
+from core.tickets import attachments, lists, service
 from core.tickets.flashing import attempt
-from core.tickets.models import Department, Ticket
+from core.tickets.models import Department
 from core.types import Role, TicketStatus
 from core.web.forms import PostForm
 from core.web.helpers import current_user, login_required, request_info
@@ -22,14 +23,21 @@ from core.workspace.context import workspace_context
 from core.workspace.web import inline_answer
 
 bp = Blueprint("tickets_manage", __name__, url_prefix="/manage")
-SORTS = {"updated": Ticket.updated_at.desc(), "created": Ticket.created_at.desc(), "oldest": Ticket.created_at.asc(),
-         "subject": Ticket.subject.asc(), "id": Ticket.id.desc()}
 QUEUES = ((TicketStatus.OPEN, "Open"), (TicketStatus.WAITING, "Waiting for customer"), (TicketStatus.CLOSED, "Closed"))
-PAGE_SIZE = 200
-# What a queue row shows: columns, not entities (no identity map, one timestamp converted per row), in the
-# order manage/tickets.html unpacks them
-LIST_COLUMNS = (Ticket.id, Ticket.subject, Ticket.customer_id, Ticket.guest_email, Ticket.department_id,
-                Ticket.status, Ticket.locked, Ticket.assignee_id, Ticket.updated_at)
+PAGE_SIZE = lists.PAGE_SIZE
+
+
+@dataclass(slots=True)
+class QueueArgs:
+    """The queue's request arguments; the template reads them as attributes (a dict would make every
+    ``args.x`` in Jinja a failed ``getattr`` before the item lookup)."""
+
+    department: int | None
+    status: str
+    q: str
+    sort: str
+    mine: bool
+    landed: str | None = None  # the tab shown instead of "Open" when nothing is open
 
 
 @bp.get("/tickets")
@@ -37,47 +45,36 @@ LIST_COLUMNS = (Ticket.id, Ticket.subject, Ticket.customer_id, Ticket.guest_emai
 def queue() -> ResponseReturnValue:
     """Tickets of the agent's departments by queue (open / waiting / closed), filtered and sorted."""
     user = current_user()
-    args: dict[str, Any] = {"department": id_in(request.args.get("department", "")),
-                            "status": request.args.get("status", TicketStatus.OPEN),
-                            "q": (request.args.get("q") or "").strip()[:100],
-                            "sort": request.args.get("sort", "updated"), "mine": request.args.get("mine") == "1"}
+    assert user is not None
+    args = QueueArgs(department=id_in(request.args.get("department", "")),
+                     status=request.args.get("status", TicketStatus.OPEN),
+                     q=(request.args.get("q") or "").strip()[:100], sort=request.args.get("sort", "updated"),
+                     mine=request.args.get("mine") == "1")
     page = page_number()
-    if args["status"] not in (*TicketStatus, "all"):
-        args["status"] = TicketStatus.OPEN
-    with state().db.session() as s:
-        allowed = service.staff_departments(s, user)
-        dept_stmt = select(Department.id, Department.name).order_by(Department.name)
-        if allowed is not None:
-            dept_stmt = dept_stmt.where(Department.id.in_(allowed))
-        departments = s.execute(dept_stmt).all()
-        visible = [d.id for d in departments]
-        base = select(*LIST_COLUMNS).where(Ticket.department_id.in_(visible))
-        if args["department"] in visible:
-            base = base.where(Ticket.department_id == args["department"])
-        if args["q"]:
-            like = f"%{args['q']}%"
-            cond = or_(Ticket.subject.ilike(like), Ticket.guest_email.ilike(like))
-            ticket_id = id_in(args["q"])  # "42" or "#42"; never int("²")
-            if ticket_id is not None:
-                cond = or_(cond, Ticket.id == ticket_id)
-            base = base.where(cond)
-        if args["mine"] and user is not None:
-            base = base.where(Ticket.assignee_id == user.id)
-        counts: dict[str, int] = dict(s.execute(  # the same filter, counted per status without a subquery
-            base.with_only_columns(Ticket.status, func.count()).group_by(Ticket.status)).all())
+    if args.status not in (*TicketStatus, "all"):
+        args.status = TicketStatus.OPEN
+    manager = has_role(user, Role.MANAGER)  # every department; an agent only their own (department_agents)
+    ticket_id = id_in(args.q) if args.q else None  # "42" or "#42"; never int("²")
+    params: dict[str, Any] = {"user": user.id, "department": args.department, "like": f"%{args.q}%",
+                              "ticket": ticket_id, "me": user.id, "status": args.status,
+                              "offset": offset_of(page, PAGE_SIZE)}
+    with state().db.reader() as r:  # three precompiled statements (see core.tickets.lists)
+        departments = r.all(lists.DEPARTMENTS_ALL) if manager else r.all(lists.DEPARTMENTS_OF, user=user.id)
+        chosen = any(d.id == args.department for d in departments)
+        shape = lists.Filters(scope="dept" if chosen else "all" if manager else "agent",
+                              search="" if not args.q else "text" if ticket_id is None else "id",
+                              mine=args.mine, status=False, sort=args.sort)
+        counts = lists.status_counts(r.all(lists.counts_read(shape), **params))
         if "status" not in request.args and not counts.get(TicketStatus.OPEN):  # nothing open: a useful tab
-            args["status"] = args["landed"] = next((k for k in (TicketStatus.WAITING, TicketStatus.CLOSED)
-                                                    if counts.get(k)), TicketStatus.OPEN)
-        stmt = base if args["status"] == "all" else base.where(Ticket.status == args["status"])
-        stmt = stmt.order_by(SORTS.get(args["sort"], SORTS["updated"]), Ticket.id.desc())  # type: ignore[arg-type]
-        tickets = s.execute(stmt.limit(PAGE_SIZE).offset(offset_of(page, PAGE_SIZE))).all()
-        total = sum(counts.values()) if args["status"] == "all" else counts.get(args["status"], 0)
-        names = {d.id: d.name for d in departments}
-        ids = {t.customer_id for t in tickets if t.customer_id} | {t.assignee_id for t in tickets if t.assignee_id}
-        people = {row.id: row.username for row in s.execute(select(User.id, User.username).where(User.id.in_(ids)))}
-    return render_template("manage/tickets.html", tickets=tickets, departments=departments, names=names,
-                           people=people, counts=counts, args=args, queues=QUEUES, sorts=list(SORTS), page=page,
-                           pages=max(1, -(-total // PAGE_SIZE)))
+            args.status = args.landed = next((k for k in (TicketStatus.WAITING, TicketStatus.CLOSED)
+                                              if counts.get(k)), TicketStatus.OPEN)
+            params["status"] = args.status
+        tickets = r.all(lists.page_read(shape._replace(status=args.status != "all")), **params)
+    total = sum(counts.values()) if args.status == "all" else counts.get(args.status, 0)
+    return render_template("manage/tickets.html", tickets=tickets, departments=departments, counts=counts,
+                           args=args, queues=QUEUES, sorts=lists.SORTS, page=page,
+                           pages=max(1, -(-total // PAGE_SIZE)),
+                           view_url=lists.url_prefix("tickets_manage.view", "ticket_id"))
 
 
 @bp.get("/tickets/<int:ticket_id>")
