@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -43,6 +44,7 @@ class KbRuntime:
     feed_cache: dict[Any, Any] = field(default_factory=dict)
     page_cache: dict[Any, Any] = field(default_factory=dict)
     body_cache: dict[Any, Any] = field(default_factory=dict)
+    listing_cache: dict[Any, Any] = field(default_factory=dict)  # shaped listing rows (core.kb.listing.listed)
 
     def invalidate(self) -> None:
         """Forget cached feeds and pages (called after every local write)."""
@@ -118,12 +120,18 @@ def delete_category(st: AppState, category_id: int) -> bool:
 
 def category_tree(session: Session) -> list[tuple[KbCategory, int]]:
     """Every category with its depth, parents before children, siblings by position then name."""
-    cats = list(session.scalars(select(KbCategory).order_by(KbCategory.position, KbCategory.name)))
-    children: dict[int | None, list[KbCategory]] = {}
+    return ordered_tree(session.scalars(select(KbCategory).order_by(KbCategory.position, KbCategory.name)))
+
+
+def ordered_tree(cats: Iterable[Any]) -> list[tuple[Any, int]]:
+    """``cats`` (anything with ``id`` and ``parent_id``, in sibling order) as ``(category, depth)``, parents
+    before children; a category whose parent is missing counts as top-level."""
+    cats = list(cats)
+    children: dict[int | None, list[Any]] = {}
     ids = {c.id for c in cats}
     for c in cats:
         children.setdefault(c.parent_id if c.parent_id in ids else None, []).append(c)
-    out: list[tuple[KbCategory, int]] = []
+    out: list[tuple[Any, int]] = []
     seen: set[int] = set()
 
     def walk(parent: int | None, depth: int) -> None:
