@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections import namedtuple
 from typing import Any
 
 from flask import Flask, request
@@ -93,6 +94,32 @@ def install(app: Flask) -> None:
         return default_max_age(filename)
 
     app.get_send_file_max_age = max_age  # type: ignore[method-assign]
+
+
+#: The links of every page's shell (``base.html``): name, endpoint, arguments.
+SHELL_LINKS: tuple[tuple[str, str, dict[str, Any]], ...] = (
+               ("css", "static", {"filename": "plugdesk.css"}), ("js", "static", {"filename": "plugdesk.js"}),
+               ("home", "portal.index", {}), ("kb", "kb.index", {}), ("community", "community.index", {}),
+               ("new_ticket", "tickets_portal.new_ticket", {}), ("my_tickets", "tickets_portal.my_tickets", {}),
+               ("manage", "manage.dashboard", {}), ("profile", "portal.profile", {}), ("logout", "portal.logout", {}),
+               ("login", "portal.login", {}), ("register", "portal.register_view", {}),
+               ("resend", "account.resend", {}))
+ShellLinks = namedtuple("ShellLinks", [name for name, _endpoint, _values in SHELL_LINKS])  # type: ignore[misc]
+_shells: dict[tuple[Any, ...], Any] = {}
+
+
+def shell_links() -> Any:
+    """The shell's URLs for this request (``shell.kb``, ``shell.css``, ...), built once per app, script root
+    and host: a template reads an attribute instead of calling ``url_for`` a dozen times per page."""
+    ctx = _cv_request.get()
+    key = (id(ctx.app), ctx.request.script_root, ctx.request.host)
+    found = _shells.get(key)
+    if found is None:
+        if len(_shells) >= 64:
+            _shells.clear()
+        found = _shells[key] = ShellLinks(*(ctx.app.url_for(endpoint, **values)
+                                            for _name, endpoint, values in SHELL_LINKS))
+    return found
 
 
 def precompile_templates(app: Flask) -> int:

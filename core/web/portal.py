@@ -16,6 +16,7 @@ from core.auth.sessions import end_all_sessions, start_session
 from core.captcha import render_captcha
 from core.models import User
 from core.users import AccountError, to_info
+from core.web.fastpaths import shell_links
 from core.web.forms import (
     ChangeEmailForm,
     ChangePasswordForm,
@@ -38,7 +39,7 @@ def inject() -> dict[str, object]:
     # Forms only for logged-in users: a CSRF token would start a session (and a cookie) for every anonymous
     # reader. formdata=None: these forms only render; reading the body here would re-raise 413 on error pages.
     user = current_user()
-    return {"current_user": user, "logout_form": LogoutForm() if user else None,
+    return {"current_user": user, "logout_form": LogoutForm() if user else None, "shell": shell_links(),
             "can_register": st.registration_provider() is not None, "captcha_enabled": False}
 
 
