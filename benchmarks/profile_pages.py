@@ -64,6 +64,7 @@ def profile(root: str, top: int = 12) -> dict[str, dict[str, Any]]:
     st = app.extensions["plugdesk"]
     seen = {"sql": 0, "sessions": 0}
     event.listen(st.db.engine, "before_cursor_execute", lambda *_a: seen.__setitem__("sql", seen["sql"] + 1))
+    st.db.read_listeners.append(lambda _sql: seen.__setitem__("sql", seen["sql"] + 1))  # precompiled reads
     event.listen(Session, "after_begin", lambda *_a: seen.__setitem__("sessions", seen["sessions"] + 1))
 
     def client(who: str | None) -> Any:
