@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, UTCDateTime
+from core.db_indexes import partial_index
 from core.types import Role
 
 ROLES: tuple[str, ...] = tuple(r.value for r in Role)
@@ -25,8 +26,7 @@ class User(Base):
     __tablename__ = "users"
     __table_args__ = (UniqueConstraint("provider", "external_id", name="uq_users_provider_external"),
                       # one account per address (accounts without one keep ""), compared case-insensitively
-                      Index("uq_users_email_key", "email_key", unique=True, sqlite_where=text("email_key != ''"),
-                            postgresql_where=text("email_key != ''")),
+                      partial_index("uq_users_email_key", "email_key", unique=True, where="email_key != ''"),
                       {"sqlite_autoincrement": True})  # ids are never reused (SQLite AUTOINCREMENT)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -75,18 +75,29 @@ def port_free(host: str, port: int) -> None:
         probe.bind((host.strip("[]"), port))
 
 
-def limit_malloc_arenas(arenas: int = 2) -> bool:
-    """Ask glibc for at most ``arenas`` malloc arenas (``M_ARENA_MAX``), inherited by the forked workers.
+#: Allocations from this size on get pages of their own (mmap) that go back to the system when freed.
+MMAP_THRESHOLD = 512 * 1024
 
-    Each gthread thread otherwise gets an arena of its own, and a worker's RSS grows with fragments spread
-    over them (the same as ``MALLOC_ARENA_MAX=2`` in the environment). ``False`` where there is no glibc.
+
+def limit_malloc_arenas(arenas: int = 2, mmap_threshold: int = MMAP_THRESHOLD) -> bool:
+    """Tune glibc's malloc for long-lived threaded workers; the settings are inherited by the forked workers.
+
+    * At most ``arenas`` malloc arenas (``M_ARENA_MAX``): each gthread thread otherwise gets an arena of its
+      own, and a worker's RSS grows with fragments spread over them (as ``MALLOC_ARENA_MAX=2`` would).
+    * A fixed ``M_MMAP_THRESHOLD``: glibc raises its threshold to the size of the largest block freed so far,
+      so after the first password hash (Argon2id, 19 MiB, see :mod:`core.auth.hashing`) every later hash came
+      from the heap and the 19 MiB stayed resident in every worker that ever checked a password (issue 22:
+      +20 MiB RSS per worker). With a fixed threshold big blocks are mapped and unmapped each time.
+
+    ``False`` where there is no glibc.
     """
     import ctypes
     import ctypes.util
 
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        return bool(libc.mallopt(-8, arenas))  # M_ARENA_MAX
+        arenas_set = libc.mallopt(-8, arenas)  # M_ARENA_MAX
+        return bool(libc.mallopt(-3, mmap_threshold) and arenas_set)  # M_MMAP_THRESHOLD
     except (OSError, AttributeError):
         return False
 
@@ -99,6 +110,9 @@ def run(app: Flask, host: str, port: int, workers: int, threads: int) -> None:
     from core.web.fastpaths import precompile_templates
 
     precompile_templates(app)  # compiled once here, shared by the forked workers
+    from sqlalchemy.orm import configure_mappers
+
+    configure_mappers()  # else each worker configures every mapper (~1.5 MiB of its own) on its first query
     app.extensions["plugdesk"].db.dispose()  # no pooled connections may cross the fork
     import gc
 

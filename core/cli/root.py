@@ -19,7 +19,29 @@ from core.settings import ConfigError, load_settings
 from core.types import Role
 
 
-@click.group()
+class RootGroup(click.Group):
+    """The root group. ``serve`` and ``init`` resolve without importing the other command groups: the ``serve``
+    process builds the app and forks it into every gunicorn worker, so whatever it imports (the plugin
+    scaffolder, backup, tomlkit, ...) costs every worker its memory (issue 22). Any other name, ``--help`` and
+    the command list first add every group (:func:`build`)."""
+
+    light = frozenset({"serve", "init"})
+    complete = False
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """The command ``cmd_name``; every group is added first unless it is one of :attr:`light`."""
+        if cmd_name not in self.light and not self.complete:
+            build()
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Every command name (after adding every group)."""
+        if not self.complete:
+            build()
+        return super().list_commands(ctx)
+
+
+@click.group(cls=RootGroup)
 @click.option("--config", "config", type=click.Path(dir_okay=False), envvar="PLUGDESK_CONFIG",
               help="Path to plugdesk.toml (or env PLUGDESK_CONFIG).")
 @click.version_option(package_name="plugdesk")
@@ -196,4 +218,6 @@ def build() -> click.Group:
     from core.ops.cli import register as register_ops
 
     register_ops(main)  # backup create|restore|list; db upgrade with lock and --dry-run; db status
+    if isinstance(main, RootGroup):
+        main.complete = True
     return main

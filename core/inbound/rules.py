@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from core.inbound.parse import ParsedMail
+if TYPE_CHECKING:  # pragma: no cover - settings validation imports this module; it needs no mail parser
+    from core.inbound.parse import ParsedMail
 
 #: Local parts of addresses that send automatic mail (bounces, postmaster notices).
 SYSTEM_SENDERS = ("mailer-daemon", "postmaster", "mail-daemon", "mailerdaemon")

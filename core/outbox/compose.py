@@ -1,5 +1,9 @@
 """Build outgoing messages safely: header values that cannot carry CR/LF, checked addresses, RFC 2047 names,
 threading headers, plain text always plus an HTML alternative rendered from a template.
+
+The web processes only check addresses and queue rows; the MIME machinery (``email.policy``,
+``email.headerregistry``, ``email.mime``, the generator) is imported when a message is built, by the
+background worker, so gunicorn workers do not carry it (issue 22).
 """
 
 from __future__ import annotations
@@ -11,20 +15,18 @@ import re
 import secrets
 import unicodedata
 from collections.abc import Mapping, Sequence
-from email import policy
 from email.charset import QP, Charset
-from email.generator import BytesGenerator
 from email.header import Header
-from email.headerregistry import Address
-from email.message import EmailMessage, Message
-from email.mime.multipart import MIMEMultipart
-from email.mime.text import MIMEText
+from email.message import Message
 from email.utils import formataddr, formatdate, parseaddr
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup, escape
+
+if TYPE_CHECKING:  # pragma: no cover
+    from email.headerregistry import Address
 
 SUBJECT_MAX = 250
 NAME_MAX = 120
@@ -38,7 +40,6 @@ _LOCAL_ATOM = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+$")
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates" / "mail"
 _UTF8_QP = Charset("utf-8")
 _UTF8_QP.body_encoding = QP  # readable bodies (base64 is the stdlib default for UTF-8)
-_WIRE = policy.compat32.clone(linesep="\r\n")  # no re-parsing of the headers set above: they are clean
 
 
 class InvalidAddress(ValueError):
@@ -91,6 +92,8 @@ def check_address(value: Any) -> str:
 
 def format_address(name: str, addr: str) -> Address:
     """An address header value; a non-ASCII display name is RFC 2047 encoded when serialised."""
+    from email.headerregistry import Address
+
     local, domain = check_address(addr).split("@")
     return Address(display_name=clean_header_text(name, NAME_MAX), username=local, domain=domain)
 
@@ -187,6 +190,11 @@ def build_message(*, sender: str, sender_name: str, to_addr: str, to_name: str, 
     Every header value is cleaned here (no control characters, bounded length), so nothing a user typed can
     add a header. :raises InvalidAddress: for an unusable recipient or Reply-To address.
     """
+    from email.generator import BytesGenerator
+    from email.mime.multipart import MIMEMultipart
+    from email.mime.text import MIMEText
+    from email.policy import compat32
+
     to_addr = check_address(to_addr)
     subject = clean_header_text(subject, SUBJECT_MAX)
     sender = clean_header_text(sender, ADDRESS_MAX).replace(" ", "")
@@ -215,13 +223,18 @@ def build_message(*, sender: str, sender_name: str, to_addr: str, to_name: str, 
         else:
             msg[name] = value if value.isascii() else Header(value, "utf-8", header_name=name)  # type: ignore[assignment]
     out = io.BytesIO()
-    BytesGenerator(out, mangle_from_=False, policy=_WIRE).flatten(msg)
+    wire = compat32.clone(linesep="\r\n")  # no re-parsing of the headers set above: they are clean
+    BytesGenerator(out, mangle_from_=False, policy=wire).flatten(msg)
     return out.getvalue()
 
 
 def _build_international(sender: str, sender_name: str, to_addr: str, to_name: str, subject: str, body: str,
                          html: str, msg_id: str, extra: list[tuple[str, Any]], date: float | None) -> bytes:
     """A recipient with a non-ASCII local part: UTF-8 headers, sent with SMTPUTF8 (RFC 6531)."""
+    from email import policy
+    from email.headerregistry import Address
+    from email.message import EmailMessage
+
     msg = EmailMessage(policy=policy.SMTPUTF8)
     msg["From"] = Address(display_name=clean_header_text(sender_name, NAME_MAX), addr_spec=sender)
     msg["To"] = format_address(to_name, to_addr)

@@ -21,7 +21,6 @@ from sqlalchemy import update
 
 from core.models import utcnow
 from core.outbox.claims import node_name
-from core.outbox.delivery import Delivery, DrainReport
 from core.worker.models import WorkerProcess
 from core.worker.scheduler import run_due
 
@@ -43,6 +42,10 @@ class Worker:
         self.state = state
         self.embedded = embedded
         self.stop = stop or threading.Event()
+        # imported here, not at the top: `serve` imports this module for start_embedded before it forks the
+        # gunicorn workers, which never send mail (SMTP, MIME; issue 22)
+        from core.outbox.delivery import Delivery, DrainReport
+
         self.id = f"{node_name()}:{secrets.token_hex(3)}"
         self.delivery = Delivery(state, stop=self.stop)
         self.poll = state.settings.get("worker", "poll_ms") / 1000.0

@@ -101,6 +101,27 @@ def test_importing_core_stays_light():
     assert out.stdout.strip() == ""
 
 
+#: Modules a default deployment (SQLite, fs storage, built-in captcha, local accounts) never needs in the web
+#: processes; `serve` builds the app before forking its workers, so whatever it imports every worker carries.
+NOT_IN_SERVE = ("sqlalchemy.dialects.postgresql", "smtplib", "email.mime", "email.policy", "core.outbox.delivery",
+                "core.inbound.parse", "core.plugin_kit", "tomlkit", "core.ops.backup", "boto3", "ldap3", "authlib",
+                "psycopg", "redis", "alembic", "imapclient", "PIL")
+
+
+def test_serve_builds_the_default_app_without_what_it_never_uses(tmp_path):
+    pw = tmp_path / "pw"
+    pw.write_text("a long enough admin password")
+    subprocess.run([str(Path(sys.executable).parent / "plugdesk"), "init", "--data-dir", str(tmp_path / "d"),
+                    "--admin-password-file", str(pw)], check=True, capture_output=True, cwd=ROOT)
+    code = ("import sys, click; from core.cli import main; "
+            "serve = main.get_command(click.Context(main), 'serve'); "
+            "from core.serve import run; from core.worker.runner import start_embedded; "
+            f"from core.app import create_app; create_app({str(tmp_path / 'd' / 'plugdesk.toml')!r}); "
+            f"print(','.join(m for m in {NOT_IN_SERVE!r} if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.strip() == ""
+
+
 def _code_strings_and_names(tree: ast.AST) -> Iterator[tuple[int, str, bool]]:
     """``(line, text, is_string)`` for string constants (docstrings excluded) and identifiers."""
     docstrings = set()
