@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from datetime import timedelta
 from typing import Any
 
 from flask import Flask, g, has_request_context, request, session
 from flask.globals import _cv_request
 from flask.sessions import SecureCookieSessionInterface
-from itsdangerous import Serializer, URLSafeTimedSerializer
+from itsdangerous import BadSignature, Serializer, URLSafeTimedSerializer
 from itsdangerous.encoding import base64_encode
 from sqlalchemy import delete, select
 
@@ -46,6 +47,38 @@ class CookieSessions(SecureCookieSessionInterface):
                                                 "digest_method": self.digest_method})
         self._cached = (key, serializer)
         return serializer
+
+
+    def open_session(self, app: Flask, request: Any) -> Any:
+        """Flask's, plus when the cookie was signed (``signed_at``, seconds since the epoch)."""
+        serializer = self.get_signing_serializer(app)
+        if serializer is None:
+            return None
+        value = request.cookies.get(self.get_cookie_name(app))
+        if not value:
+            return self.session_class()
+        try:
+            data, signed = serializer.loads(value, max_age=int(app.permanent_session_lifetime.total_seconds()),
+                                            return_timestamp=True)
+        except BadSignature:
+            return self.session_class()
+        opened: Any = self.session_class(data)
+        opened.signed_at = signed.timestamp()
+        return opened
+
+    def should_set_cookie(self, app: Flask, session: Any) -> bool:
+        """A changed session always; an unchanged permanent one when its cookie is :data:`REFRESH_EVERY` old:
+        the expiry still slides with use (to the minute), without signing a new cookie on every page view."""
+        if session.modified:
+            return True
+        if not (session.permanent and app.config["SESSION_REFRESH_EACH_REQUEST"]):
+            return False
+        signed_at = getattr(session, "signed_at", None)
+        return signed_at is None or time.time() - signed_at >= REFRESH_EVERY
+
+
+#: Seconds after which an unchanged permanent session's cookie is signed again (sliding expiry).
+REFRESH_EVERY = 60
 
 
 class PlainSigner(URLSafeTimedSerializer):

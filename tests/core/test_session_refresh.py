@@ -1,0 +1,48 @@
+"""A permanent session's cookie is signed again once a minute of use, not on every page view (issue 22),
+and every change to the session still sets it at once."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from core.auth import sessions
+from core.testing import TEST_PASSWORD, create_user
+
+
+def _login(app: Flask) -> Any:
+    user = create_user(app, "user")
+    client = app.test_client()
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+    done = client.post("/login", data={"csrf_token": token, "username": user.username, "password": TEST_PASSWORD})
+    assert done.status_code in (302, 303)
+    return client
+
+
+def _sets_cookie(response: Any) -> bool:
+    return any(v.startswith("plugdesk_session=") for v in response.headers.getlist("Set-Cookie"))
+
+
+def test_unchanged_session_is_re_signed_after_a_minute(plugdesk_app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    client = _login(plugdesk_app)
+    client.get("/tickets")  # the first page after login puts a CSRF token in the session: a change
+    again = client.get("/tickets")
+    assert again.status_code == 200 and not _sets_cookie(again)  # unchanged, signed seconds ago
+    later = time.time() + sessions.REFRESH_EVERY + 1
+    monkeypatch.setattr(sessions.time, "time", lambda: later)
+    refreshed = client.get("/tickets")
+    assert refreshed.status_code == 200 and _sets_cookie(refreshed)  # the expiry slides with use
+
+
+def test_a_changed_session_always_sets_the_cookie(plugdesk_app: Flask) -> None:
+    client = _login(plugdesk_app)
+    with client.session_transaction() as s:
+        s.pop("csrf_token", None)  # the next form page puts a new token in the session
+    page = client.get("/profile")
+    assert page.status_code == 200 and _sets_cookie(page)
+    assert client.get("/profile").status_code == 200
