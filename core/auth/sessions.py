@@ -54,7 +54,8 @@ class CookieSessions(SecureCookieSessionInterface):
         serializer = self.get_signing_serializer(app)
         if serializer is None:
             return None
-        value = request.cookies.get(self.get_cookie_name(app))
+        cookies, name = request.cookies, self.get_cookie_name(app)
+        value = cookies[name] if name in cookies else None  # Werkzeug's .get() builds an exception on a miss
         if not value:
             return self.session_class()
         try:

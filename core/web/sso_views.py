@@ -47,7 +47,7 @@ def install(app: Flask, csrf: CSRFProtect) -> None:
 
 @bp.app_context_processor
 def buttons() -> dict[str, Any]:
-    """``sso_buttons``: ``(name, label)`` of every redirect provider, for ``portal/_sso_buttons.html``."""
+    """``sso_buttons``: ``(name, label)`` of every redirect provider, for the login page (``portal/login.html``)."""
     found = flow.providers(state())
     return {"sso_buttons": [(name, p.info.label) for name, p in found.items()]}
 
