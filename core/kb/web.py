@@ -43,6 +43,9 @@ def summary_filter(value: str | None, length: int = 200) -> str:
     return summary(sanitize_html(value or ""), length)
 
 
+bp.add_app_template_global(listing.rows_html, "kb_rows")
+
+
 @bp.app_template_filter("article_summary")
 def article_summary(article: Any, length: int = 200) -> str:
     """Plain-text teaser of an article from its stored ``body_text`` (the text of the body sanitized at save
