@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from werkzeug.exceptions import HTTPException
 
 from core.app_state import state
-from core.auth.sessions import has_role, token_user
+from core.auth.sessions import USER_ID_ENVIRON, has_role, token_user
 from core.schema import field_errors
 from core.web.errors import problem
 
@@ -132,6 +132,7 @@ def api_route(bp: Blueprint, path: str, method: str, *, summary: str, auth: str 
                     raise ApiProblem(403, "Password change required", "This account's password no longer meets "
                                      "the requirements; change it with POST /api/v1/me/password first.")
                 g.api_user = user
+                request.environ[USER_ID_ENVIRON] = user.id  # for the access log and metrics
             if query is not None:
                 kwargs["query"] = parse_query(query)
             if body is not None:

@@ -25,6 +25,9 @@ from core.models import ApiToken, User, utcnow
 from core.types import Role
 
 TOKEN_LIFETIME = timedelta(days=30)
+#: The WSGI environ key holding the id of the request's authenticated user (web session or API token), for
+#: the access log (:mod:`core.ops.web`).
+USER_ID_ENVIRON = "plugdesk.user_id"
 ROLE_RANK = {r.value: r.rank for r in Role}
 
 
@@ -132,6 +135,8 @@ def session_user(db: Database) -> User | None:
         user = live_session_user(db, uid, version, sid if isinstance(sid, str) else None)
         if user is None:
             current.clear()
+        else:
+            _cv_request.get().request.environ[USER_ID_ENVIRON] = user.id  # for the access log and metrics
     known["plugdesk_user"] = user
     return user
 

@@ -16,11 +16,12 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, request
 from flask.typing import ResponseReturnValue
 from prometheus_client import CONTENT_TYPE_LATEST
 from werkzeug.exceptions import HTTPException
 
+from core.auth.sessions import USER_ID_ENVIRON
 from core.ops.logs import access, request_id_var
 from core.ops.metrics import DatabaseCollector, Metrics, PoolWatcher, monitor_hooks, render
 from core.types import Role
@@ -113,17 +114,9 @@ class OpsMiddleware:
                     self.pool.flush(started)
             if self.access:
                 access(method, route, status, elapsed * 1000, rid or environ.get("plugdesk.request_id", ""),
-                       environ.get("plugdesk.user_id"), environ.get("REMOTE_ADDR"))
+                       environ.get(USER_ID_ENVIRON), environ.get("REMOTE_ADDR"))
         except Exception:  # observing a request must never break it
             logging.getLogger("plugdesk.metrics").exception("recording a request failed")
-
-
-def _remember_user(response: Response) -> Response:
-    """Put the authenticated user's id (API token or web session, when already known) into the environ."""
-    user = g.get("api_user") or g.get("plugdesk_user")
-    if user is not None:
-        request.environ["plugdesk.user_id"] = getattr(user, "id", None)
-    return response
 
 
 def _write_guard(app: Flask) -> Callable[[], ResponseReturnValue | None]:
@@ -199,7 +192,6 @@ def install(app: Flask) -> None:
                                  "allow_from": _networks(settings.get("metrics", "allow_from"))}
     st.extras["metrics"] = metrics
     app.before_request_funcs.setdefault(None, []).insert(0, _write_guard(app))
-    app.after_request_funcs.setdefault(None, []).insert(0, _remember_user)
     if metrics is not None:
         pool = app.extensions[EXTENSION]["pool"] = PoolWatcher(metrics, st.db.engine)
         monitor_hooks(metrics, st.host.pm)
