@@ -15,9 +15,11 @@ ticket the sort has to look at.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 from flask import url_for
+from markupsafe import Markup, escape
 from sqlalchemy import ColumnElement, Integer, String, bindparam, case, func, literal_column, or_, select, type_coerce
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
@@ -35,6 +37,15 @@ STATUS_LABELS = {TicketStatus.OPEN.value: "Open", TicketStatus.WAITING.value: "A
                  TicketStatus.CLOSED.value: "Closed"}
 
 
+class Escaped(dict[str, Markup]):
+    """``esc[value]``: ``escape(value)``, computed once per distinct value and page. A list's names repeat (a
+    department, an assignee, a customer on many rows); a dict hit costs ~0.1 µs, ``escape`` ~0.6 µs."""
+
+    def __missing__(self, key: str) -> Markup:
+        found = self[key] = escape(key)
+        return found
+
+
 class MinuteUTC(FunctionElement[str]):
     """A UTC timestamp as ``YYYY-MM-DD HH:MM`` text, formatted by the database: what the ``minute_utc`` template
     filter writes, without a ``datetime`` built, made timezone-aware and formatted in Python per row."""
@@ -46,8 +57,9 @@ class MinuteUTC(FunctionElement[str]):
 
 @compiles(MinuteUTC, "sqlite")
 def _minute_sqlite(element: MinuteUTC, compiler: Any, **kw: Any) -> str:
-    """SQLite stores UTC as text (``2026-01-01 10:00:00.000000``)."""
-    return str(compiler.process(func.strftime("%Y-%m-%d %H:%M", *element.clauses), **kw))
+    """SQLite stores UTC as text (``2026-01-01 10:00:00.000000``, SQLAlchemy's format): its first 16 characters
+    are the minute (``substr`` is ~0.5 µs a row cheaper than ``strftime``, which parses the date first)."""
+    return str(compiler.process(func.substr(*element.clauses, 1, 16), **kw))
 
 
 @compiles(MinuteUTC, "postgresql")
@@ -132,8 +144,8 @@ def counts_read(f: Filters) -> Read:
     return found
 
 
-def status_counts(rows: list[Any]) -> dict[str, int]:
-    """``{status: tickets}`` from :func:`counts_read`'s rows."""
+def status_counts(rows: Iterable[tuple[str, int]]) -> dict[str, int]:
+    """``{status: tickets}`` from :func:`counts_read`'s rows (or ``(status, 1)`` per ticket of a page)."""
     counts: dict[str, int] = {}
     for status, n in rows:
         counts[status] = counts.get(status, 0) + n

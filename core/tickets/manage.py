@@ -58,23 +58,46 @@ def queue() -> ResponseReturnValue:
     params: dict[str, Any] = {"user": user.id, "department": args.department, "like": f"%{args.q}%",
                               "ticket": ticket_id, "me": user.id, "status": args.status,
                               "offset": offset_of(page, PAGE_SIZE)}
-    with state().db.reader() as r:  # three precompiled statements (see core.tickets.lists)
+    with state().db.reader() as r:  # two or three precompiled statements (see core.tickets.lists)
         departments = r.all(lists.DEPARTMENTS_ALL) if manager else r.all(lists.DEPARTMENTS_OF, user=user.id)
         chosen = any(d.id == args.department for d in departments)
         shape = lists.Filters(scope="dept" if chosen else "all" if manager else "agent",
                               search="" if not args.q else "text" if ticket_id is None else "id",
                               mine=args.mine, status=False, sort=args.sort)
-        counts = lists.status_counts(r.all(lists.counts_read(shape), **params))
+        tickets: list[Any] | None = None
+        counts: dict[str, int] | None = None
+        if args.status == "all" and params["offset"] == 0:  # every status, first page:
+            tickets = r.all(lists.page_read(shape), **params)
+            if len(tickets) < PAGE_SIZE:  # not full, so it holds every ticket a count would count
+                counts = lists.status_counts((t.status, 1) for t in tickets)
+        if counts is None:
+            counts = lists.status_counts(r.all(lists.counts_read(shape), **params))
         if "status" not in request.args and not counts.get(TicketStatus.OPEN):  # nothing open: a useful tab
             args.status = args.landed = next((k for k in (TicketStatus.WAITING, TicketStatus.CLOSED)
                                               if counts.get(k)), TicketStatus.OPEN)
             params["status"] = args.status
-        tickets = r.all(lists.page_read(shape._replace(status=args.status != "all")), **params)
+        if tickets is None:
+            tickets = r.all(lists.page_read(shape._replace(status=args.status != "all")), **params)
     total = sum(counts.values()) if args.status == "all" else counts.get(args.status, 0)
-    return render_template("manage/tickets.html", tickets=tickets, departments=departments, counts=counts,
-                           args=args, queues=QUEUES, sorts=lists.SORTS, page=page,
+    tabs, all_url = _tabs(args, counts)
+    return render_template("manage/tickets.html", tickets=tickets, departments=departments,
+                           tabs=tabs, all_url=all_url, args=args, queues=QUEUES, sorts=lists.SORTS, page=page,
                            pages=max(1, -(-total // PAGE_SIZE)),
-                           view_url=lists.url_prefix("tickets_manage.view", "ticket_id"))
+                           esc=lists.Escaped(), view_url=lists.url_prefix("tickets_manage.view", "ticket_id"))
+
+
+def _tabs(args: QueueArgs, counts: dict[str, int]) -> tuple[list[tuple[str, bool, str, int]], str]:
+    """The status tabs (URL, current, label, tickets) and the "All" tab's URL, the other filters kept.
+
+    One ``url_for``: the status is the first query argument (Werkzeug writes them in the order given), so the
+    other tabs' URLs are the "All" URL with another status word (~15 µs less than three more calls)."""
+    rest: dict[str, Any] = {"department": args.department, "q": args.q, "sort": args.sort,
+                            "mine": "1" if args.mine else None}
+    all_url = url_for("tickets_manage.queue", status="all", **rest)
+    path, found, tail = all_url.partition("?status=all")
+    tabs = [(f"{path}?status={key.value}{tail}" if found else url_for("tickets_manage.queue", status=key, **rest),
+             args.status == key, label, counts.get(key, 0)) for key, label in QUEUES]
+    return tabs, all_url
 
 
 @bp.get("/tickets/<int:ticket_id>")
