@@ -96,14 +96,22 @@ def install(app: Flask) -> None:
     app.get_send_file_max_age = max_age  # type: ignore[method-assign]
 
 
-#: The links of every page's shell (``base.html``): name, endpoint, arguments.
+#: The links of every page's shell (``base.html``, and the management menu): name, endpoint, arguments.
 SHELL_LINKS: tuple[tuple[str, str, dict[str, Any]], ...] = (
                ("css", "static", {"filename": "plugdesk.css"}), ("js", "static", {"filename": "plugdesk.js"}),
                ("home", "portal.index", {}), ("kb", "kb.index", {}), ("community", "community.index", {}),
                ("new_ticket", "tickets_portal.new_ticket", {}), ("my_tickets", "tickets_portal.my_tickets", {}),
                ("manage", "manage.dashboard", {}), ("profile", "portal.profile", {}), ("logout", "portal.logout", {}),
                ("login", "portal.login", {}), ("register", "portal.register_view", {}),
-               ("resend", "account.resend", {}))
+               ("resend", "account.resend", {}),
+               # the management side menu (manage/_layout.html)
+               ("m_kb", "kb_manage.articles", {}), ("m_moderation", "moderation.index", {}),
+               ("m_tickets", "tickets_manage.queue", {}), ("m_departments", "departments_manage.departments", {}),
+               ("m_canned", "canned.index", {}), ("m_settings", "manage.settings", {}),
+               ("m_plugins", "manage.plugins", {}), ("m_audit", "manage.audit", {}),
+               ("m_lockouts", "manage.lockouts", {}),
+               ("m_storage", "files.storage_page", {}), ("m_mail", "mail_manage.mail", {}),
+               ("m_jobs", "mail_manage.jobs", {}), ("m_users", "manage.users", {}))
 ShellLinks = namedtuple("ShellLinks", [name for name, _endpoint, _values in SHELL_LINKS])  # type: ignore[misc]
 _shells: dict[tuple[Any, ...], Any] = {}
 
