@@ -141,6 +141,9 @@ def figures(quick: bool) -> list[dict[str, Any]]:
         runs: dict[str, list[float]] = {name: [] for name in pages}
         bases: list[float] = []
         for _ in range(rounds):
+            # a browser keeps the cookie the server re-signs after a minute of use; wrk replays one cookie, so
+            # the logged-in pages log in again each round (as a browser's cookie is at most a minute old)
+            pages = _pages(site["url"])
             for name, (target, header) in pages.items():
                 runs[name].append(wrk_with_header(target, seconds, header))
                 bases.append(wrk(hello, seconds))
