@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from typing import Any
 
 from flask import current_app, g, session
@@ -39,6 +40,10 @@ class FlaskForm(_FlaskForm):
 
 
 _token_signers: dict[Any, PlainSigner] = {}
+#: A session's signed token is reused for this many seconds (its timestamp is at most this old, against the
+#: hour Flask-WTF accepts): every page of a logged-in user renders one for the logout button.
+RESIGN_AFTER = 60.0
+_signed: dict[tuple[Any, str], tuple[str, float]] = {}
 
 
 def csrf_token() -> str:
@@ -55,7 +60,15 @@ def csrf_token() -> str:
             signer = _token_signers[secret] = PlainSigner(secret or "", salt="wtf-csrf-token")
         if not isinstance(session.get(field), str):
             session[field] = hashlib.sha1(os.urandom(64)).hexdigest()  # as Flask-WTF makes its raw token
-        token = signer.dumps(session[field])
+        raw, now = session[field], time.monotonic()
+        known = _signed.get((secret, raw))
+        if known is not None and now - known[1] < RESIGN_AFTER:
+            token = known[0]
+        else:
+            token = signer.dumps(raw)
+            if len(_signed) >= 4096:
+                _signed.clear()
+            _signed[(secret, raw)] = (token, now)
         setattr(g, field, token)
     return str(token)
 
