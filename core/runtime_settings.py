@@ -11,7 +11,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from flask import g, has_request_context
 from flask.globals import _cv_app, _cv_request
@@ -22,6 +22,8 @@ from core.db import Database
 from core.models import AuditEntry, Setting, utcnow
 from core.schema import describe, value_adapter
 from core.types import SettingSpec
+
+T = TypeVar("T")
 
 CACHE_SECONDS = 1.0
 
@@ -97,6 +99,7 @@ class RuntimeSettings:
         self.on_change: list[Callable[[str, Any, Any, str], None]] = []
         self._cache: tuple[float, dict[str, Any]] | None = None
         self._lock = threading.Lock()
+        self._derived: dict[str, tuple[dict[str, Any], Any]] = {}
 
     def defaults(self) -> dict[str, Any]:
         """Every key with its default value."""
@@ -131,6 +134,16 @@ class RuntimeSettings:
             values = self._load()
             self._cache = (time.monotonic(), values)
         return values
+
+    def derived(self, name: str, build: Callable[[dict[str, Any]], T]) -> T:
+        """``build(values)`` for the current values, computed once per snapshot of the settings (``name`` keys
+        it): what pages derive from settings on every request (headers, the brand) without recomputing it.
+        Database errors propagate as from :meth:`all`."""
+        values = self.all()
+        found = self._derived.get(name)
+        if found is None or found[0] is not values:
+            found = self._derived[name] = (values, build(values))
+        return cast(T, found[1])
 
     def invalidate(self) -> None:
         """Forget cached values (the next read queries the database)."""

@@ -16,7 +16,7 @@ import hashlib
 import html
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, request
@@ -98,22 +98,11 @@ class Brand:
 
 def current_brand(st: Any) -> Brand:
     """The brand from the runtime settings (defaults when the database cannot be asked)."""
-    global _last
     try:
-        settings = st.runtime.all()
+        return cast(Brand, st.runtime.derived("branding.brand", lambda values: Brand(
+            values["branding.name"], values["branding.logo_url"], values["branding.color"])))
     except SQLAlchemyError:
         return Brand(DEFAULT_NAME, "", DEFAULT_COLOUR)
-    last = _last
-    if last is not None and last[0] is settings:
-        return last[1]  # the same snapshot of the settings (one per request at most): the same brand
-    get = st.runtime.get
-    brand = Brand(get("branding.name"), get("branding.logo_url"), get("branding.color"))
-    _last = (settings, brand)
-    return brand
-
-
-#: The brand of the last settings snapshot asked about (every page asks twice: the template and the CSP).
-_last: tuple[dict[str, Any], Brand] | None = None
 
 
 def install(app: Flask) -> None:

@@ -23,6 +23,7 @@ from sqlalchemy import bindparam, case, func, null, select
 from core.db_reads import Read, Reader
 from core.kb.models import KbArticle, KbCategory
 from core.kb.sanitize import cut_text, html_to_text, sanitize_html
+from core.web.fastpaths import url_prefix
 
 TEASER = 180  # characters of plain text under each listed title
 _PLAIN = re.compile(r"[A-Za-z0-9_.~-]+")  # a path segment URL building leaves as it is
@@ -70,14 +71,6 @@ class CategoryLink(NamedTuple):
     indent: str
 
 
-def _prefix(endpoint: str, **values: Any) -> str | None:
-    """The URL of ``endpoint`` for ids ``0`` without its last segments (``/kb/`` ...), or ``None`` when the
-    route does not end that way."""
-    probe = url_for(endpoint, **values)
-    tail = "/".join(str(v) for v in values.values())
-    return probe[:-len(tail)] if probe.endswith("/" + tail) else None
-
-
 def _href(prefix: str | None) -> Callable[[int, str], str]:
     """``href(id, slug)``: an article's URL as ``url_for('kb.article', ...)`` builds it, by concatenation."""
     def href(article_id: int, slug: str) -> str:
@@ -93,7 +86,7 @@ def category_links(tree: Iterable[tuple[Any, int]]) -> list[CategoryLink]:
     tree = list(tree)
     if not tree:
         return []
-    prefix = _prefix("kb.category", category_id=0)
+    prefix = url_prefix("kb.category", category_id=0)
     return [CategoryLink(c.id, f"{prefix}{c.id}" if prefix is not None else url_for("kb.category", category_id=c.id),
                          c.name, depth, "· " * depth) for c, depth in tree]
 
@@ -112,7 +105,7 @@ def listed(rows: Iterable[Any], memo: dict[Any, Listed] | None = None) -> list[L
     row's values, which are everything a :class:`Listed` depends on: a page showing the same articles as the
     previous request shapes nothing again. Only tuple rows (the precompiled reads') are memoised.
     """
-    prefix = _prefix("kb.article", article_id=0, slug="_")
+    prefix = url_prefix("kb.article", article_id=0, slug="_")
     href = _href(prefix)
     if memo is None or prefix is None:
         return [_shape(a, href) for a in rows]

@@ -18,7 +18,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
-from flask import url_for
 from markupsafe import Markup, escape
 from sqlalchemy import ColumnElement, Integer, String, bindparam, case, func, literal_column, or_, select, type_coerce
 from sqlalchemy.ext.compiler import compiles
@@ -29,6 +28,7 @@ from core.db_reads import Read
 from core.models import User
 from core.tickets.models import Department, DepartmentAgent, Ticket
 from core.types import TicketStatus
+from core.web.fastpaths import url_prefix
 
 PAGE_SIZE = 200
 SORTS = ("updated", "created", "oldest", "subject", "id")
@@ -184,11 +184,10 @@ def _order(cols: Any, sort: str) -> tuple[Any, ...]:
     return (first, cols.id.desc())
 
 
-def url_prefix(endpoint: str, arg: str) -> str:
+def ticket_url_prefix(endpoint: str, arg: str) -> str:
     """The URL of ``endpoint`` without the number that ends it (``/tickets/``): built once per page, each row
     appends its id (as ``url_for`` would write it: the converter of an integer is its decimal digits)."""
-    values: dict[str, Any] = {arg: 0}
-    url = url_for(endpoint, **values)
-    if not url.endswith("/0"):
+    prefix = url_prefix(endpoint, **{arg: 0})
+    if prefix is None:
         raise ValueError(f"{endpoint}: the URL does not end with its {arg}")
-    return url[:-1]
+    return prefix

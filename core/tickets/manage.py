@@ -83,7 +83,7 @@ def queue() -> ResponseReturnValue:
     return render_template("manage/tickets.html", tickets=tickets, departments=departments,
                            tabs=tabs, all_url=all_url, args=args, queues=QUEUES, sorts=lists.SORTS, page=page,
                            pages=max(1, -(-total // PAGE_SIZE)),
-                           esc=lists.Escaped(), view_url=lists.url_prefix("tickets_manage.view", "ticket_id"))
+                           esc=lists.Escaped(), view_url=lists.ticket_url_prefix("tickets_manage.view", "ticket_id"))
 
 
 def _tabs(args: QueueArgs, counts: dict[str, int]) -> tuple[list[tuple[str, bool, str, int]], str]:

@@ -10,7 +10,7 @@ from core.app_state import state
 from core.captcha import check_captcha, render_captcha
 from core.tickets import attachments, service
 from core.tickets.flashing import attempt
-from core.tickets.lists import MY_TICKETS, Escaped, url_prefix
+from core.tickets.lists import MY_TICKETS, Escaped, ticket_url_prefix
 from core.tickets.models import Department
 from core.types import TicketStatus
 from core.users import to_info
@@ -30,7 +30,7 @@ def my_tickets() -> ResponseReturnValue:
     with state().db.reader() as r:  # one precompiled statement: the columns a row shows, its status label
         rows = r.all(MY_TICKETS, customer=user.id)
     return render_template("tickets/list.html", rows=rows, esc=Escaped(),
-                           view_url=url_prefix("tickets_portal.view", "ticket_id"))
+                           view_url=ticket_url_prefix("tickets_portal.view", "ticket_id"))
 
 
 @bp.route("/tickets/new", methods=["GET", "POST"])

@@ -16,12 +16,14 @@ and revalidated.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from collections import namedtuple
+from collections.abc import Callable, Collection
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask, request, url_for
 from flask.globals import _cv_request
 from werkzeug.security import safe_join
 
@@ -171,16 +173,40 @@ class PlugdeskFlask(Flask):
             return super().ensure_sync(func)
 
 
+def url_prefix(endpoint: str, **values: Any) -> str | None:
+    """The URL of ``endpoint`` built with ``values`` minus the path segments those values fill, in order
+    (``/kb/`` for ``kb.article`` with ``article_id=0, slug="_"``): a listing builds it once per page and appends
+    each row's values, as ``url_for`` would write them for plain ids and slugs. ``None`` when the route does not
+    end with those segments."""
+    probe = url_for(endpoint, **values)
+    tail = "/".join(str(v) for v in values.values())
+    return probe[:-len(tail)] if probe.endswith("/" + tail) else None
+
+
+def gate_hooks(hooks: list[Any], wanted: Callable[[Any], bool], methods: Callable[[], Collection[str]],
+               otherwise: Callable[..., Any] = lambda *_args: None) -> int:
+    """Replace each hook in ``hooks`` (an app's ``before_request``/``after_request``/``teardown_request`` list)
+    for which ``wanted(hook)`` holds by one that runs it only for the request methods ``methods()`` names and
+    answers ``otherwise(*args)`` for the others (an after-request hook must give the response back).
+
+    For extensions' hooks that do per-request work only to find the method is not theirs (Flask-WTF's CSRF
+    check, flask-limiter's checks, header injection and context reset). Returns how many were replaced."""
+    replaced = 0
+    for i, hook in enumerate(hooks):
+        if wanted(hook):
+            def gated(*args: Any, hook: Any = hook) -> Any:
+                return (hook if request.method in methods() else otherwise)(*args)
+            hooks[i] = functools.update_wrapper(gated, hook) if hasattr(hook, "__name__") else gated
+            replaced += 1
+    return replaced
+
+
 def csrf_for_writes_only(app: Flask) -> None:
     """Skip Flask-WTF's ``before_request`` check for methods it never checks (``WTF_CSRF_METHODS``): it
     looks up exemptions for the blueprint and the view first, on every GET, and only then returns."""
-    hooks = app.before_request_funcs.setdefault(None, [])
-    for i, hook in enumerate(hooks):
-        if getattr(hook, "__name__", "") == "csrf_protect" and hook.__module__ == "flask_wtf.csrf":
-            def csrf_protect(check: Any = hook) -> Any:
-                if request.method in app.config["WTF_CSRF_METHODS"]:
-                    return check()
-                return None
-            hooks[i] = csrf_protect
-            return
-    raise RuntimeError("Flask-WTF's csrf_protect hook was not found: CSRFProtect(app) must come first")
+    found = gate_hooks(app.before_request_funcs.setdefault(None, []),
+                       lambda hook: getattr(hook, "__name__", "") == "csrf_protect"
+                       and hook.__module__ == "flask_wtf.csrf",
+                       lambda: app.config["WTF_CSRF_METHODS"])
+    if not found:
+        raise RuntimeError("Flask-WTF's csrf_protect hook was not found: CSRFProtect(app) must come first")

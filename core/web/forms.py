@@ -73,6 +73,11 @@ def csrf_token() -> str:
     return str(token)
 
 
+def csrf_field() -> Markup:
+    """This request's hidden CSRF field, as ``FlaskForm().csrf_token`` renders it (without building a form)."""
+    return csrf_input(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), csrf_token())
+
+
 def csrf_input(name: str, token: str) -> Markup:
     """The hidden CSRF field exactly as WTForms' ``HiddenInput`` renders it without an ``id`` (attributes
     sorted, values escaped), built directly: every page with a form renders one, most pages two (issue 22)."""
@@ -90,7 +95,7 @@ class BlankForm:
     @property
     def csrf_token(self) -> Markup:
         """The hidden CSRF field, as ``FlaskForm().csrf_token`` renders it."""
-        return csrf_input(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), csrf_token())
+        return csrf_field()
 
 
 _blank_fields: dict[type[_FlaskForm], dict[str, Field]] = {}

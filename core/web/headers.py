@@ -25,6 +25,16 @@ def frame_ancestors(allowed: bool, origins: list[str]) -> str:
     return " ".join(["'self'", *origins])
 
 
+def fixed_headers(settings: dict[str, Any]) -> tuple[str, str, tuple[tuple[str, str], ...]]:
+    """(full CSP, its frame-ancestors suffix, the other fixed headers) for these runtime settings: the header
+    values depend on nothing else (computed once per snapshot, :meth:`RuntimeSettings.derived`)."""
+    allowed = settings["security.embedding.allowed"]
+    suffix = f"; frame-ancestors {frame_ancestors(allowed, settings['security.embedding.origins'])}"
+    fixed = ([] if allowed else [("X-Frame-Options", "SAMEORIGIN")]) + [
+        ("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "same-origin")]
+    return BASE_CSP + suffix, suffix, tuple(fixed)
+
+
 def install(app: Flask) -> None:
     """Register the before/after request handlers."""
 
@@ -48,27 +58,14 @@ def install(app: Flask) -> None:
         path = request.full_path if request.query_string else request.path
         return redirect(f"https://{host}{path}", code=301 if request.method in ("GET", "HEAD") else 308)
 
-    memo: dict[str, tuple[Any, ...]] = {}
-
-    def fixed_headers(settings: dict[str, Any]) -> tuple[Any, ...]:
-        """(settings, full CSP, frame-ancestors suffix, the other fixed headers), computed once per snapshot of
-        the runtime settings (the header values depend on nothing else)."""
-        found = memo.get("current")
-        if found is None or found[0] is not settings:
-            allowed = settings["security.embedding.allowed"]
-            suffix = f"; frame-ancestors {frame_ancestors(allowed, settings['security.embedding.origins'])}"
-            fixed = ([] if allowed else [("X-Frame-Options", "SAMEORIGIN")]) + [
-                ("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "same-origin")]
-            found = memo["current"] = (settings, BASE_CSP + suffix, suffix, tuple(fixed))
-        return found
-
     @app.after_request
     def security_headers(response: Response) -> Response:
         try:
             settings = state().runtime.all()
+            full_csp, suffix, fixed = state().runtime.derived("security.headers", fixed_headers)
         except SQLAlchemyError:  # database down: fall back to the (secure) defaults
             settings = state().runtime.defaults()
-        _settings, full_csp, suffix, fixed = fixed_headers(settings)
+            full_csp, suffix, fixed = fixed_headers(settings)
         headers = response.headers
         present = {key.lower() for key, _value in headers}  # add() where nothing is replaced: one pass, not one each
         if "content-security-policy" in present:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from markupsafe import Markup
 from sqlalchemy import text
 
 from core.app_state import state
@@ -18,18 +17,22 @@ from core.models import User
 from core.users import AccountError, to_info
 from core.web.fastpaths import shell_links
 from core.web.forms import (
+    BlankForm,
     ChangeEmailForm,
     ChangePasswordForm,
     LoginForm,
     PostForm,
     RegisterForm,
     blank_form,
-    csrf_input,
-    csrf_token,
 )
 from core.web.helpers import current_user, login_required, request_info, safe_next
 
 bp = Blueprint("portal", __name__)
+
+
+#: What ``base.html`` uses of a :class:`PostForm` (the logout button's CSRF field, same token and markup),
+#: without building a WTForms form on every page a logged-in user sees (issue 22).
+_LOGOUT = BlankForm({})
 
 
 @bp.app_context_processor
@@ -39,18 +42,8 @@ def inject() -> dict[str, object]:
     # Forms only for logged-in users: a CSRF token would start a session (and a cookie) for every anonymous
     # reader. formdata=None: these forms only render; reading the body here would re-raise 413 on error pages.
     user = current_user()
-    return {"current_user": user, "logout_form": LogoutForm() if user else None, "shell": shell_links(),
+    return {"current_user": user, "logout_form": _LOGOUT if user else None, "shell": shell_links(),
             "can_register": st.registration_provider() is not None, "captcha_enabled": False}
-
-
-class LogoutForm:
-    """What ``base.html`` uses of a :class:`PostForm` (its hidden CSRF field, the same token and markup),
-    without building a WTForms form on every page a logged-in user sees (issue 22)."""
-
-    @property
-    def csrf_token(self) -> Markup:
-        """The hidden field, as ``PostForm().csrf_token`` renders it."""
-        return csrf_input(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), csrf_token())
 
 
 PASSWORD_CHANGE_ALLOWED = ("portal.profile", "portal.logout", "static", "portal.healthz", "account.verify_email")

@@ -16,6 +16,7 @@ from flask_limiter import Limiter
 from limits import parse_many
 
 from core.app_state import AppState
+from core.web.fastpaths import gate_hooks
 
 #: Endpoints whose failed POSTs count against ``security.brute_force.ip_limit``.
 LOGIN_ENDPOINTS = ("portal.login", "api.login", "twofactor.verify", "twofactor.passkey_login")
@@ -76,30 +77,14 @@ def _check_writes_only(app: Flask, limiter: Limiter) -> None:
     """Run flask-limiter's per-request hooks for POSTs only (profiling showed it resolving, filtering and
     discarding limits on every page view, twice for a limited endpoint: once here, once in its decorator;
     then looking for deductions and headers to add, and resetting its request context, after each one)."""
+    writes = lambda: LIMITED_METHODS  # noqa: E731
     check = limiter._check_request_limit
-    hooks = app.before_request_funcs.setdefault(None, [])
-    for i, hook in enumerate(hooks):
-        if hook == check:
-            def gated() -> None:
-                if request.method in LIMITED_METHODS:
-                    check()
-            hooks[i] = gated
-    after = app.after_request_funcs.setdefault(None, [])
-    for i, after_hook in enumerate(after):
-        if getattr(getattr(after_hook, "func", None), "__name__", "").endswith("__inject_headers"):
-            after[i] = _for_writes(after_hook, lambda response: response)
-    teardown = app.teardown_request_funcs.setdefault(None, [])
-    for i, teardown_hook in enumerate(teardown):
-        if getattr(teardown_hook, "__name__", "").endswith("__release_context"):
-            teardown[i] = _for_writes(teardown_hook, lambda _exc=None: None)
-
-
-def _for_writes(hook: Callable[..., Any], otherwise: Callable[..., Any]) -> Callable[..., Any]:
-    """``hook`` for the requests flask-limiter can have counted (:data:`LIMITED_METHODS`), ``otherwise`` else."""
-    @wraps(hook)
-    def gated(*args: Any) -> Any:
-        return (hook if request.method in LIMITED_METHODS else otherwise)(*args)
-    return gated
+    gate_hooks(app.before_request_funcs.setdefault(None, []), lambda hook: hook == check, writes)
+    gate_hooks(app.after_request_funcs.setdefault(None, []),
+               lambda hook: getattr(getattr(hook, "func", None), "__name__", "").endswith("__inject_headers"),
+               writes, lambda response: response)
+    gate_hooks(app.teardown_request_funcs.setdefault(None, []),
+               lambda hook: getattr(hook, "__name__", "").endswith("__release_context"), writes)
 
 
 def _posts_only(limited: Callable[..., Any], view: Callable[..., Any]) -> Callable[..., Any]:
