@@ -98,13 +98,13 @@ def session_alive(db: Database, user: User, sid: str) -> bool:
 
 
 _USER_KEYS = tuple(column.key for column in User.__table__.columns)
-_LIVE_USER = Read(select(*User.__table__.columns).where(User.id == bindparam("uid"), User.is_active.is_(True),
-                                                       User.session_version == bindparam("sv")))
+_LIVE = (User.id == bindparam("uid"), User.is_active.is_(True), User.session_version == bindparam("sv"))
+_LIVE_USER = Read(select(*User.__table__.columns).where(*_LIVE))
 _LIVE_SESSION_USER = Read(
     select(*User.__table__.columns, UserSession.id.label("session_id"), UserSession.ended_at.label("session_ended_at"),
            UserSession.last_seen_at.label("session_seen_at"))
     .join(UserSession, (UserSession.user_id == User.id) & (UserSession.sid_hash == bindparam("sid_hash")))
-    .where(User.id == bindparam("uid"), User.is_active.is_(True), User.session_version == bindparam("sv")))
+    .where(*_LIVE))
 
 
 def _detached_user(row: Any) -> User:

@@ -46,3 +46,44 @@ def test_a_changed_session_always_sets_the_cookie(plugdesk_app: Flask) -> None:
     page = client.get("/profile")
     assert page.status_code == 200 and _sets_cookie(page)
     assert client.get("/profile").status_code == 200
+
+
+def test_cookies_are_signed_without_zlib_and_old_compressed_ones_still_open(plugdesk_app: Flask) -> None:
+    from flask.sessions import SecureCookieSessionInterface
+
+    app = plugdesk_app
+    signer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
+    data = {"csrf_token": "a" * 40, "note": "x" * 300}  # compressible: itsdangerous would zlib it
+    assert not signer.dumps(data).startswith(".")
+    old = SecureCookieSessionInterface().get_signing_serializer(app)
+    compressed = old.dumps(data)  # type: ignore[union-attr]
+    assert compressed.startswith(".")  # what cookies signed before this change look like
+    assert signer.loads(compressed) == data
+    client = app.test_client()
+    client.set_cookie("plugdesk_session", compressed)
+    with client.session_transaction() as s:
+        assert s.get("note") == "x" * 300
+    with pytest.raises(Exception):  # noqa: B017 - a tampered cookie is refused as before
+        signer.loads(compressed[:-2] + "xx")
+
+
+def test_a_sessions_signed_csrf_token_is_reused_for_a_minute_then_renewed(plugdesk_app: Flask,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from core.web import forms
+
+    client = _login(plugdesk_app)
+    token = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+
+    def current() -> str:
+        return token.search(client.get("/tickets").get_data(as_text=True)).group(1)  # type: ignore[union-attr]
+
+    first = current()
+    soon = time.time() + 5
+    monkeypatch.setattr(time, "time", lambda: soon)  # signing now would give another timestamp
+    assert current() == first  # signed once, reused
+    later, wall = forms.time.monotonic() + forms.RESIGN_AFTER + 1, time.time() + forms.RESIGN_AFTER + 1
+    monkeypatch.setattr(forms.time, "monotonic", lambda: later)
+    monkeypatch.setattr(time, "time", lambda: wall)  # the token's timestamp moves on too
+    renewed = current()
+    assert renewed != first  # signed again, with a new timestamp
+    assert client.post("/logout", data={"csrf_token": renewed}).status_code in (302, 303)  # and it is valid
