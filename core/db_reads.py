@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections import namedtuple
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date, datetime, time
 from typing import Any
 
@@ -173,10 +174,46 @@ class Reader:
         return None if row is None else row[0]
 
 
+class _Scope:
+    """The connection a :func:`read_scope` block's readers share (checked out at the first read)."""
+
+    __slots__ = ("connection", "engine")
+
+    def __init__(self) -> None:
+        self.connection: Any = None
+        self.engine: Engine | None = None
+
+
+_scope: ContextVar[_Scope | None] = ContextVar("plugdesk_read_scope", default=None)
+
+
+@contextmanager
+def read_scope() -> Iterator[None]:
+    """Within the block (one web request), every :func:`reader` on the same engine shares one pooled
+    connection, checked out at the first read and returned at the end of the block: a page's reads (the
+    session's user, then the page) cost one pool checkout, not one each (and on PostgreSQL one pre-ping).
+    The connection runs reads only (no lock is left held on SQLite; on PostgreSQL its read-only transaction
+    is rolled back by the pool when it is returned); writes keep going through ORM sessions."""
+    scope = _Scope()
+    token = _scope.set(scope)
+    try:
+        yield
+    finally:
+        _scope.reset(token)
+        if scope.connection is not None:
+            scope.connection.close()
+
+
 @contextmanager
 def reader(engine: Engine, listeners: list[Listener]) -> Iterator[Reader]:
     """A :class:`Reader` on a connection checked out of ``engine``'s pool for the block (returned after it,
-    rolled back by the pool: nothing a reader does can write)."""
+    rolled back by the pool: nothing a reader does can write), or on the :func:`read_scope`'s connection."""
+    scope = _scope.get()
+    if scope is not None and scope.engine in (None, engine):
+        if scope.connection is None:
+            scope.connection, scope.engine = engine.raw_connection(), engine
+        yield Reader(scope.connection, engine, listeners)
+        return
     connection = engine.raw_connection()
     try:
         yield Reader(connection, engine, listeners)

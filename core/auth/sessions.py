@@ -6,6 +6,8 @@ session and token of that user on every node at once, with no server-side sessio
 
 from __future__ import annotations
 
+import copy
+import functools
 import hashlib
 import secrets
 import time
@@ -35,39 +37,50 @@ class CookieSessions(SecureCookieSessionInterface):
     """Flask's signed-cookie sessions with the signing serializer built once per key set, not twice per
     request (profiling: ``get_signing_serializer`` ran for every page view, in ``open`` and ``save``)."""
 
-    _cached: tuple[Any, Any] | None = None
+    _cached: tuple[Any, Any, Any] | None = None
 
     def get_signing_serializer(self, app: Flask) -> Any:
         """The serializer for the app's current secret key and fallbacks (rebuilt when they change)."""
+        cached = self._signing(app)
+        return None if cached is None else cached[1]
+
+    def _signing(self, app: Flask) -> tuple[Any, Any, Any] | None:
+        """(key set, serializer, the serializer's verified-cookie memo) for the app's current keys."""
         key = (app.secret_key, tuple(app.config.get("SECRET_KEY_FALLBACKS") or ()))
         cached = self._cached
         if cached is not None and cached[0] == key:
-            return cached[1]
+            return cached
         if not app.secret_key:
             return None
         serializer = PlainSigner([*key[1], key[0]], salt=self.salt, serializer=self.serializer,  # current key last
                                  signer_kwargs={"key_derivation": self.key_derivation,
                                                 "digest_method": self.digest_method})
-        self._cached = (key, serializer)
-        return serializer
-
+        self._cached = cached = (key, serializer, functools.lru_cache(maxsize=VERIFIED_COOKIES)(
+            functools.partial(_verify_cookie, serializer)))
+        return cached
 
     def open_session(self, app: Flask, request: Any) -> Any:
-        """Flask's, plus when the cookie was signed (``signed_at``, seconds since the epoch)."""
-        serializer = self.get_signing_serializer(app)
-        if serializer is None:
+        """Flask's, plus when the cookie was signed (``signed_at``, seconds since the epoch).
+
+        A cookie whose signature was checked before is not checked again (the same bytes verify the same way
+        under the same keys): the last :data:`VERIFIED_COOKIES` verified cookies are remembered with their
+        content, unless that content holds anything mutable. The age is checked on every request."""
+        signing = self._signing(app)
+        if signing is None:
             return None
         cookies, name = request.cookies, self.get_cookie_name(app)
         value = cookies[name] if name in cookies else None  # Werkzeug's .get() builds an exception on a miss
         if not value:
             return self.session_class()
         try:
-            data, signed = serializer.loads(value, max_age=int(app.permanent_session_lifetime.total_seconds()),
-                                            return_timestamp=True)
+            items, signed = signing[2](value)
         except BadSignature:
             return self.session_class()
-        opened: Any = self.session_class(data)
-        opened.signed_at = signed.timestamp()
+        age = time.time() - signed
+        if age > app.permanent_session_lifetime.total_seconds() or age < 0:
+            return self.session_class()
+        opened: Any = self.session_class(items if isinstance(items, tuple) else copy.deepcopy(items))
+        opened.signed_at = signed
         return opened
 
     def should_set_cookie(self, app: Flask, session: Any) -> bool:
@@ -83,6 +96,19 @@ class CookieSessions(SecureCookieSessionInterface):
 
 #: Seconds after which an unchanged permanent session's cookie is signed again (sliding expiry).
 REFRESH_EVERY = 60
+#: How many verified session cookies each process remembers (a few hundred bytes each).
+VERIFIED_COOKIES = 1024
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _verify_cookie(serializer: Any, value: str) -> tuple[tuple[tuple[str, Any], ...] | dict[str, Any], int]:
+    """A cookie's content and signing time (seconds since the epoch), if its signature holds (else raises
+    :class:`BadSignature`). Content of scalars only comes back as a tuple of items, safe to share between
+    requests; anything else as the dict it is, which the caller copies."""
+    data, signed = serializer.loads(value, return_timestamp=True)
+    if isinstance(data, dict) and all(isinstance(v, _SCALARS) for v in data.values()):
+        return tuple(data.items()), int(signed.timestamp())
+    return data, int(signed.timestamp())
 
 
 class PlainSigner(URLSafeTimedSerializer):

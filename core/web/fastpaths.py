@@ -27,6 +27,8 @@ from flask import Flask, request, url_for
 from flask.globals import _cv_request
 from werkzeug.security import safe_join
 
+from core.db_reads import read_scope
+
 MAX_ENTRIES = 8192
 STATIC_MAX_AGE = 365 * 24 * 3600
 
@@ -146,7 +148,7 @@ def precompile_templates(app: Flask) -> int:
 
 
 class PlugdeskFlask(Flask):
-    """Flask with :meth:`ensure_sync` remembered per function.
+    """Flask with :meth:`ensure_sync` remembered per function and one read connection per request.
 
     Flask asks ``inspect.iscoroutinefunction`` about every view, ``before_request``, ``after_request``,
     teardown and context processor on every request (about 20 times for a page here); the answer never changes
@@ -171,6 +173,11 @@ class PlugdeskFlask(Flask):
             return found
         except TypeError:  # an unhashable callable
             return super().ensure_sync(func)
+
+    def wsgi_app(self, environ: Any, start_response: Any) -> Any:
+        """Flask's, with the request's precompiled reads on one pooled connection (:func:`read_scope`)."""
+        with read_scope():
+            return super().wsgi_app(environ, start_response)
 
 
 def url_prefix(endpoint: str, **values: Any) -> str | None:
