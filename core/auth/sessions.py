@@ -79,7 +79,8 @@ class CookieSessions(SecureCookieSessionInterface):
         age = time.time() - signed
         if age > app.permanent_session_lifetime.total_seconds() or age < 0:
             return self.session_class()
-        opened: Any = self.session_class(items if isinstance(items, tuple) else copy.deepcopy(items))
+        content: Any = items if isinstance(items, tuple) else copy.deepcopy(items)
+        opened: Any = self.session_class(content)
         opened.signed_at = signed
         return opened
 
