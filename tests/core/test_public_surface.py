@@ -10,6 +10,8 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 import core
 import core.types
 
@@ -108,6 +110,7 @@ NOT_IN_SERVE = ("sqlalchemy.dialects.postgresql", "smtplib", "email.mime", "emai
                 "psycopg", "redis", "alembic", "imapclient", "PIL")
 
 
+@pytest.mark.slow  # a fresh interpreter builds the app: ~6 s of CPU
 def test_serve_builds_the_default_app_without_what_it_never_uses(tmp_path):
     pw = tmp_path / "pw"
     pw.write_text("a long enough admin password")

@@ -88,6 +88,7 @@ def _url(path: str, op: dict[str, Any], ids: list[int], query: dict[str, Any]) -
     return path + ("?" + urlencode(pairs, errors="surrogatepass") if pairs else "")
 
 
+@pytest.mark.slow  # 80 examples over every operation: ~6 s of CPU
 @FAST
 @given(data=st.data(), ids=st.lists(integers, min_size=1, max_size=2))
 def test_no_operation_answers_5xx_to_hostile_values(fuzz_app: Any, caller: Any, data: st.DataObject,
