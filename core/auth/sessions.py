@@ -59,27 +59,38 @@ class CookieSessions(SecureCookieSessionInterface):
             functools.partial(_verify_cookie, serializer)))
         return cached
 
-    def open_session(self, app: Flask, request: Any) -> Any:
-        """Flask's, plus when the cookie was signed (``signed_at``, seconds since the epoch).
+    def verified(self, app: Flask, value: str) -> tuple[tuple[tuple[str, Any], ...], bool, int] | None:
+        """A session cookie's content as items, whether any value is mutable, and when it was signed (seconds
+        since the epoch), if its signature holds under the app's keys and it is within the session lifetime;
+        else ``None``.
 
         A cookie whose signature was checked before is not checked again (the same bytes verify the same way
-        under the same keys): the last :data:`VERIFIED_COOKIES` verified cookies are remembered with their
-        content, unless that content holds anything mutable. The age is checked on every request."""
+        under the same keys): the last :data:`VERIFIED_COOKIES` verified cookies are remembered. The age is
+        checked on every call. The items are shared between calls: copy mutable values before changing them."""
         signing = self._signing(app)
         if signing is None:
             return None
-        cookies, name = request.cookies, self.get_cookie_name(app)
-        value = cookies[name] if name in cookies else None  # Werkzeug's .get() builds an exception on a miss
-        if not value:
-            return self.session_class()
         try:
-            items, signed = signing[2](value)
+            items, mutable, signed = signing[2](value)
         except BadSignature:
-            return self.session_class()
+            return None
         age = time.time() - signed
         if age > app.permanent_session_lifetime.total_seconds() or age < 0:
+            return None
+        return items, mutable, signed
+
+    def open_session(self, app: Flask, request: Any) -> Any:
+        """Flask's, through :meth:`verified`, plus when the cookie was signed (``signed_at``, seconds since the
+        epoch)."""
+        if self._signing(app) is None:
+            return None
+        cookies, name = request.cookies, self.get_cookie_name(app)
+        value = cookies[name] if name in cookies else None  # Werkzeug's .get() builds an exception on a miss
+        found = self.verified(app, value) if value else None
+        if found is None:
             return self.session_class()
-        content: Any = items if isinstance(items, tuple) else copy.deepcopy(items)
+        items, mutable, signed = found
+        content: Any = copy.deepcopy(dict(items)) if mutable else items  # a session is a dict of these items
         opened: Any = self.session_class(content)
         opened.signed_at = signed
         return opened
@@ -102,14 +113,13 @@ VERIFIED_COOKIES = 1024
 _SCALARS = (str, int, float, bool, type(None))
 
 
-def _verify_cookie(serializer: Any, value: str) -> tuple[tuple[tuple[str, Any], ...] | dict[str, Any], int]:
-    """A cookie's content and signing time (seconds since the epoch), if its signature holds (else raises
-    :class:`BadSignature`). Content of scalars only comes back as a tuple of items, safe to share between
-    requests; anything else as the dict it is, which the caller copies."""
+def _verify_cookie(serializer: Any, value: str) -> tuple[tuple[tuple[str, Any], ...], bool, int]:
+    """A cookie's content as items, whether any value is mutable, and its signing time (seconds since the
+    epoch), if its signature holds and it holds a dict (else raises :class:`BadSignature`)."""
     data, signed = serializer.loads(value, return_timestamp=True)
-    if isinstance(data, dict) and all(isinstance(v, _SCALARS) for v in data.values()):
-        return tuple(data.items()), int(signed.timestamp())
-    return data, int(signed.timestamp())
+    if not isinstance(data, dict):
+        raise BadSignature("a session cookie holds a dict")
+    return tuple(data.items()), not all(isinstance(v, _SCALARS) for v in data.values()), int(signed.timestamp())
 
 
 class PlainSigner(URLSafeTimedSerializer):

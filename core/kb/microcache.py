@@ -67,12 +67,10 @@ class MicroCache:
         raw = cookies.get(self.session_cookie)
         if raw is None:
             return True
-        serializer = self.flask_app.session_interface.get_signing_serializer(self.flask_app)  # type: ignore
-        try:
-            data = serializer.loads(raw.value, max_age=int(self.flask_app.permanent_session_lifetime.total_seconds()))
-        except Exception:  # tampered or expired: not our business here, let Flask handle it
+        found = self.flask_app.session_interface.verified(self.flask_app, raw.value)  # type: ignore[attr-defined]
+        if found is None:  # tampered or expired: not our business here, let Flask handle it
             return False
-        return isinstance(data, dict) and set(data) <= {"csrf_token"}
+        return {key for key, _ in found[0]} <= {"csrf_token"}
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")

@@ -145,3 +145,12 @@ def test_a_page_checks_out_one_connection_for_its_reads(plugdesk_app: Flask) -> 
     finally:
         event.remove(engine, "checkout", checkout)
         event.remove(Session, "after_begin", begun)
+
+
+def test_a_signed_cookie_that_holds_no_dict_opens_an_empty_session(plugdesk_app: Flask) -> None:
+    app = plugdesk_app
+    serializer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
+    value = serializer.dumps(["uid", 1])  # signed with the app's key, but not a session's shape
+    assert app.session_interface.verified(app, value) is None  # type: ignore[attr-defined]
+    with app.test_request_context("/", headers={"Cookie": f"plugdesk_session={value}"}):
+        assert dict(app.session_interface.open_session(app, request)) == {}
