@@ -113,9 +113,16 @@ class Worker:
 
 
 def stop_on_signals(stop: threading.Event) -> None:
-    """SIGTERM and SIGINT set ``stop`` (the message in flight is finished first)."""
+    """SIGTERM and SIGINT set ``stop`` (the message in flight is finished first).
+
+    The handler sets it from a short-lived thread, never itself: a handler runs in the main thread between two
+    bytecodes, possibly while that thread holds the event's internal lock (inside ``Event.wait``, or inside a
+    first handler's ``Event.set`` when a second signal arrives), and taking that lock again there deadlocks.
+    Seen in CI: an embedded worker that got its parent's SIGTERM and ``PR_SET_PDEATHSIG`` at once never exited.
+    """
     def handler(_signo: int, _frame: Any) -> None:
-        stop.set()
+        if not stop.is_set():  # no lock taken
+            threading.Thread(target=stop.set, name="plugdesk-stop-signal", daemon=True).start()
 
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)

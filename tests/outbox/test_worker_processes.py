@@ -142,3 +142,24 @@ def test_embedded_worker_off_then_plugdesk_worker_sends(live_server, smtp_server
     out = subprocess.run(plugdesk_cmd("--config", str(desk["config"]), "worker", "--once", "--json"),
                          capture_output=True, text=True, check=True)
     assert json.loads(out.stdout)["sent"] == 1 and sink.messages[0]["to"] == ["admin@localhost.localdomain"]
+
+
+_SIGNAL_WHILE_LOCKED = """
+import os, signal, threading
+from core.worker.runner import stop_on_signals
+
+stop = threading.Event()
+stop_on_signals(stop)
+with stop._cond:  # what the main thread holds inside Event.wait or a first handler's Event.set
+    os.kill(os.getpid(), signal.SIGTERM)
+    os.kill(os.getpid(), signal.SIGTERM)  # parent's SIGTERM and PR_SET_PDEATHSIG, back to back
+print("stopped" if stop.wait(10) else "not stopped")
+"""
+
+
+def test_a_stop_signal_landing_while_the_event_lock_is_held_still_stops_the_worker() -> None:
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", _SIGNAL_WHILE_LOCKED], capture_output=True, text=True,
+                          timeout=30, cwd=Path(__file__).resolve().parents[2])
+    assert done.stdout.strip() == "stopped", done.stderr
