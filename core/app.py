@@ -27,6 +27,7 @@ from core.settings import Settings, load_settings
 from core.types import SettingSpec
 from core.users import CredentialStore, UserDirectory
 from core.web.fastpaths import PlugdeskFlask, csrf_for_writes_only
+from core.web.jinja_env import escape_text
 
 log = logging.getLogger("plugdesk")
 PACKAGE_DIR = Path(__file__).parent
@@ -159,6 +160,7 @@ def create_app(settings: Settings | str | os.PathLike[str] | None = None, *,
     # A filter is a direct call in a compiled template; ``value.strftime(...)`` in a table row goes through
     # Jinja's ``context.call`` and attribute lookup for every row (issue 22 profiles)
     app.jinja_env.filters["minute_utc"] = lambda value: value.strftime("%Y-%m-%d %H:%M")
+    app.jinja_env.filters["escape_text"] = escape_text  # rows rendered with autoescape off (ticket lists)
 
     from core.api import api_blueprint
     from core.tickets.web import install as install_tickets

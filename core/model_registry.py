@@ -11,8 +11,8 @@ MODEL_MODULES = ("core.models", "core.files.models", "core.kb.models", "core.com
                  "core.workspace.models", "core.twofactor.models", "core.auth.session_records",
                  "core.inbound.models")
 
-#: Tables managed outside Alembic: SQLite's FTS5 virtual table for KB search and its shadow tables.
-UNMANAGED_PREFIXES = ("kb_articles_fts",)
+#: Tables managed outside Alembic: SQLite's FTS5 virtual tables for KB and ticket search and their shadow tables.
+UNMANAGED_PREFIXES = ("kb_articles_fts", "tickets_search")
 
 
 def import_all_models() -> None:

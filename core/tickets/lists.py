@@ -19,13 +19,27 @@ from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 from markupsafe import Markup, escape
-from sqlalchemy import ColumnElement, Integer, String, bindparam, case, func, literal_column, or_, select, type_coerce
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    String,
+    bindparam,
+    case,
+    column,
+    func,
+    literal_column,
+    or_,
+    select,
+    table,
+    type_coerce,
+)
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.functions import FunctionElement
 
 from core.db_reads import Read
 from core.models import User
+from core.tickets import search
 from core.tickets.models import Department, DepartmentAgent, Ticket
 from core.types import TicketStatus
 from core.web.fastpaths import url_prefix
@@ -95,7 +109,10 @@ class Filters(NamedTuple):
 
     ``scope``: ``"all"`` (a manager, no department chosen), ``"agent"`` (the agent's departments) or ``"dept"``
     (one department the user may see); ``search``: ``""`` none, ``"text"`` subject/email, ``"id"`` text or
-    ticket number; ``status``: one status (``True``) or all; ``sort``: a key of :data:`SORTS`.
+    ticket number; ``status``: one status (``True``) or all; ``sort``: a key of :data:`SORTS`; ``indexed``:
+    ``""`` the text is scanned with ``LIKE`` (parameter ``like``), else looked up in the trigram index
+    (:mod:`core.tickets.search`, parameter ``match``) for ``"few"`` or ``"many"`` matches (:func:`index_mode`;
+    the counts always read as ``"few"``).
     """
 
     scope: str
@@ -103,10 +120,34 @@ class Filters(NamedTuple):
     mine: bool
     status: bool
     sort: str
+    indexed: str = ""
 
 
 _PAGES: dict[Filters, Read] = {}
 _COUNTS: dict[Filters, Read] = {}
+
+
+_INDEX = table(search.TABLE, column("rowid"))
+_MATCH = literal_column(search.TABLE).op("MATCH")(bindparam("match", type_=String))
+#: Up to this many matches a page is read from the index's matches (sorted after); above it, the queue's own
+#: order is walked and each ticket looked up in the matches (it stops at the page instead of sorting them all).
+FEW_MATCHES = 5000
+
+
+def index_mode(matches: int) -> str:
+    """The ``indexed`` value of a page read for a text matching ``matches`` tickets (see :class:`Filters`)."""
+    return "few" if matches <= FEW_MATCHES else "many"
+
+
+def _driven_by_index(f: Filters) -> bool:
+    """A text search with few matches reads from the index joined with ``tickets`` (~1 ms at any size of the
+    queue); a number search keeps ``IN`` (the ticket with that number need not contain the digits)."""
+    return f.indexed == "few" and f.search == "text"
+
+
+def _source(f: Filters) -> Any:
+    """What the page and the counts read from: ``tickets``, or the index joined with it."""
+    return _INDEX.join(Ticket, Ticket.id == _INDEX.c.rowid) if _driven_by_index(f) else Ticket
 
 
 def _conditions(f: Filters) -> list[ColumnElement[bool]]:
@@ -118,9 +159,16 @@ def _conditions(f: Filters) -> list[ColumnElement[bool]]:
             select(DepartmentAgent.department_id).where(DepartmentAgent.user_id == bindparam("user"))))
     elif f.scope == "dept":
         conds.append(Ticket.department_id == bindparam("department"))
-    if f.search:
-        like = bindparam("like", type_=String)
-        cond = or_(Ticket.subject.ilike(like), Ticket.guest_email.ilike(like))
+    if _driven_by_index(f):
+        conds.append(_MATCH)
+    elif f.search:
+        cond: ColumnElement[bool]
+        if f.indexed:  # "many": ``id + 0`` keeps SQLite walking the queue's index in page order
+            ticket_id = Ticket.id + literal_column("0") if f.indexed == "many" else Ticket.id
+            cond = ticket_id.in_(select(_INDEX.c.rowid).where(_MATCH))
+        else:
+            like = bindparam("like", type_=String)
+            cond = or_(Ticket.subject.ilike(like, escape="\\"), Ticket.guest_email.ilike(like, escape="\\"))
         if f.search == "id":
             cond = or_(cond, Ticket.id == bindparam("ticket"))
         conds.append(cond)
@@ -136,10 +184,11 @@ def counts_read(f: Filters) -> Read:
     a status once per department (see :func:`status_counts`). Grouped in the order of the
     ``(department_id, status, ...)`` indexes, the count needs no temporary B-tree (65 -> 14 ms over 100,000
     tickets)."""
-    key = f._replace(status=False, sort="")
+    key = f._replace(status=False, sort="", indexed="few" if f.indexed else "")
     found = _COUNTS.get(key)
     if found is None:
-        found = _COUNTS[key] = Read(select(Ticket.status, func.count().label("n")).where(*_conditions(key))
+        found = _COUNTS[key] = Read(select(Ticket.status, func.count().label("n")).select_from(_source(key))
+                                    .where(*_conditions(key))
                                     .group_by(Ticket.department_id, Ticket.status))
     return found
 
@@ -161,7 +210,7 @@ def page_read(f: Filters) -> Read:
         return found
     page = (select(Ticket.id, Ticket.subject, Ticket.customer_id, Ticket.guest_email, Ticket.department_id,
                    Ticket.status, Ticket.locked, Ticket.assignee_id, Ticket.created_at, Ticket.updated_at)
-            .where(*_conditions(f)).order_by(*_order(Ticket, sort))
+            .select_from(_source(f)).where(*_conditions(f)).order_by(*_order(Ticket, sort))
             .limit(PAGE_SIZE).offset(bindparam("offset")).subquery("page"))
     customer, assignee = aliased(User, name="customer"), aliased(User, name="assignee")
     stmt = (select(page.c.id, page.c.subject, page.c.customer_id, func.coalesce(customer.username, "?")

@@ -13,7 +13,7 @@ from core.api.paging import id_in, offset_of, page_number
 from core.app_state import state
 from core.auth.sessions import has_role
 from core.models import User
-from core.tickets import attachments, lists, service
+from core.tickets import attachments, lists, search, service
 from core.tickets.flashing import attempt
 from core.tickets.models import Department
 from core.types import Role, TicketStatus
@@ -55,18 +55,23 @@ def queue() -> ResponseReturnValue:
         args.status = TicketStatus.OPEN
     manager = has_role(user, Role.MANAGER)  # every department; an agent only their own (department_agents)
     ticket_id = id_in(args.q) if args.q else None  # "42" or "#42"; never int("²")
-    params: dict[str, Any] = {"user": user.id, "department": args.department, "like": f"%{args.q}%",
-                              "ticket": ticket_id, "me": user.id, "status": args.status,
-                              "offset": offset_of(page, PAGE_SIZE)}
-    with state().db.reader() as r:  # two or three precompiled statements (see core.tickets.lists)
+    st = state()
+    indexed = len(args.q) >= search.MIN_INDEXED and search.index_ready(st.extras, st.db.engine)
+    params: dict[str, Any] = {"user": user.id, "department": args.department, "like": search.like_pattern(args.q),
+                              "match": search.match_phrase(args.q), "ticket": ticket_id, "me": user.id,
+                              "status": args.status, "offset": offset_of(page, PAGE_SIZE)}
+    with st.db.reader() as r:  # two or three precompiled statements (see core.tickets.lists)
         departments = r.all(lists.DEPARTMENTS_ALL) if manager else r.all(lists.DEPARTMENTS_OF, user=user.id)
         chosen = any(d.id == args.department for d in departments)
         shape = lists.Filters(scope="dept" if chosen else "all" if manager else "agent",
                               search="" if not args.q else "text" if ticket_id is None else "id",
-                              mine=args.mine, status=False, sort=args.sort)
+                              mine=args.mine, status=False, sort=args.sort, indexed="few" if indexed else "")
         tickets: list[Any] | None = None
         counts: dict[str, int] | None = None
-        if args.status == "all" and params["offset"] == 0:  # every status, first page:
+        if indexed:  # the counts first: how many tickets match decides how the page is read
+            counts = lists.status_counts(r.all(lists.counts_read(shape), **params))
+            shape = shape._replace(indexed=lists.index_mode(sum(counts.values())))
+        elif args.status == "all" and params["offset"] == 0:  # every status, first page:
             tickets = r.all(lists.page_read(shape), **params)
             if len(tickets) < PAGE_SIZE:  # not full, so it holds every ticket a count would count
                 counts = lists.status_counts((t.status, 1) for t in tickets)

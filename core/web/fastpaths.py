@@ -28,6 +28,7 @@ from flask.globals import _cv_request
 from werkzeug.security import safe_join
 
 from core.db_reads import read_scope
+from core.web.jinja_env import JINJA_OPTIONS, SnapshotGlobalsEnvironment
 
 MAX_ENTRIES = 8192
 STATIC_MAX_AGE = 365 * 24 * 3600
@@ -148,7 +149,8 @@ def precompile_templates(app: Flask) -> int:
 
 
 class PlugdeskFlask(Flask):
-    """Flask with :meth:`ensure_sync` remembered per function and one read connection per request.
+    """Flask with :meth:`ensure_sync` remembered per function, one read connection per request and the Jinja
+    environment of :mod:`core.web.jinja_env`.
 
     Flask asks ``inspect.iscoroutinefunction`` about every view, ``before_request``, ``after_request``,
     teardown and context processor on every request (about 20 times for a page here); the answer never changes
@@ -157,6 +159,8 @@ class PlugdeskFlask(Flask):
     """
 
     MAX_SYNC_ENTRIES = 1024
+    jinja_environment = SnapshotGlobalsEnvironment
+    jinja_options = JINJA_OPTIONS
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
