@@ -84,7 +84,9 @@ def _pages(url: str) -> dict[str, tuple[str, str]]:
             "kb_category_full_stack": (f"{url}/kb/category/1", BYPASS),
             "my_tickets_page": (f"{url}/tickets", session_cookie(url, "carla", PASSWORDS["carla"])),
             "agent_queue_page": (f"{url}/manage/tickets?status=all&mine=1&sort=created",
-                                 session_cookie(url, "alex", PASSWORDS["alex"]))}
+                                 session_cookie(url, "alex", PASSWORDS["alex"])),
+            "agent_queue_search": (f"{url}/manage/tickets?status=all&q=ticket+9999",
+                                   session_cookie(url, "alex", PASSWORDS["alex"]))}
 
 
 def _worker_rss(master: int, site: dict[str, Any] | None = None) -> list[float]:
@@ -152,11 +154,13 @@ def figures(quick: bool) -> list[dict[str, Any]]:
         after_pss = _pss(site["proc"].pid, site)
     base = statistics.median(bases)
     goals = {"kb_home_full_stack": ">= 0.30", "kb_category_full_stack": ">= 0.30", "my_tickets_page": ">= 0.30",
-             "agent_queue_page": ">= 0.25"}
+             "agent_queue_page": ">= 0.25", "agent_queue_search": "(info)"}
     what = {"kb_home_full_stack": "GET /kb with the voter cookie (micro-cache bypassed)",
             "kb_category_full_stack": "GET /kb/category/1 (20 of 200 articles), micro-cache bypassed",
             "my_tickets_page": "a logged-in customer's /tickets (50 tickets)",
-            "agent_queue_page": "an agent's /manage/tickets?mine=1&sort=created: 50 of 100,000 tickets"}
+            "agent_queue_page": "an agent's /manage/tickets?mine=1&sort=created: 50 of 100,000 tickets",
+            "agent_queue_search": "an agent's queue searched for 'ticket 9999' (11 of 100,000 tickets match; "
+                                  "the trigram index, core.tickets.search)"}
     out = [figure(name, statistics.median(r), base, goals[name], "req/s", f"{what[name]}; {note}")
            for name, r in runs.items()]
     out += _memory_figures(hello_rss, (idle_rss, idle_pss), (after_rss, after_pss))
