@@ -1,12 +1,14 @@
 """The ticket lists people open all day, as precompiled reads (:mod:`core.db_reads`, issue 22).
 
 "My tickets" is one fixed statement. The agent queue combines a few filters and sorts; each combination that
-occurs gets its own :class:`~core.db_reads.Read`, built on first use and kept in a module dict (at most
-3 scopes x 3 search kinds x 2 x 2 x 5 sorts statements for the page, 18 for the counts), with every value a bound
-parameter. Department visibility is a sub-select on ``department_agents`` (expanding ``IN`` lists would give
-each agent's department set its own SQL), a manager's every department one on ``departments``. With the
-``(department_id, status, updated_at)`` index the default view (open tickets, latest update first) then reads
-one page per department instead of sorting them all (~50-150 ms -> < 3 ms at 100,000 tickets).
+occurs gets its own :class:`~core.db_reads.Read`, built on first use and kept in a module dict (a few hundred
+statements at most for the page: scopes x search shapes x mine x status x sorts; fewer for the counts), with
+every value a bound parameter. Department visibility is a sub-select on ``department_agents`` (expanding
+``IN`` lists would give each agent's department set its own SQL), a manager's every department one on
+``departments``. With the ``(department_id, status, updated_at)`` index the default view (open tickets,
+latest update first) then reads one page per department instead of sorting them all (~50-150 ms -> < 3 ms at
+100,000 tickets). The search box's text goes through the trigram index where there is one
+(:mod:`core.tickets.search`).
 
 The queue's page is a derived table (filter, sort, ``LIMIT``/``OFFSET`` over ``tickets`` alone) that is then
 joined with the departments and the two people a row names: the joins run for the rows shown, not for every

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
 import pytest
+from flask import Flask
 from sqlalchemy import delete, text
 
 from core.tickets import lists, search
 from core.tickets.models import Ticket
-from tests.tickets.conftest import Desk
+from tests.tickets.conftest import PLUGINS, Desk
 
 SUBJECTS = ["Printer jams on floor 3", "PRINTER toner empty", "Invoice 50% off?", "Invoice 50 off",
             'Quote "NEAR" OR AND *star*', "Ünïcode Straße problem", "under_score name", "plain question"]
@@ -136,3 +138,17 @@ def test_without_the_index_the_same_results(desk: Desk, monkeypatch: pytest.Monk
 def test_helpers_quote_and_escape() -> None:
     assert search.match_phrase('say "hi"') == '"say ""hi"""'
     assert search.like_pattern("50%_\\") == "%50\\%\\_\\\\%"
+
+
+@pytest.mark.postgres
+def test_postgresql_scans_with_literal_wildcards(plugdesk_app_factory: Callable[..., Flask],
+                                                  postgres_url: str) -> None:
+    """No trigram index on PostgreSQL: ``ILIKE ... ESCAPE``, with ``%`` and ``_`` matched as characters."""
+    desk = Desk(plugdesk_app_factory(PLUGINS, overrides={"database": {"url": postgres_url}}))
+    agent, ids, hidden = _seed(desk)
+    assert not search.index_ready(desk.state.extras, desk.state.db.engine)
+    assert _search(desk, agent, "printer") == sorted([ids["Printer jams on floor 3"], ids["PRINTER toner empty"]])
+    assert _search(desk, agent, "50% off") == [ids["Invoice 50% off?"]]
+    assert _search(desk, agent, "_") == [ids["under_score name"]]
+    assert _search(desk, agent, "back\\slash") == []
+    assert hidden not in _search(desk, agent, "printer jams")
