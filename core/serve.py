@@ -57,11 +57,14 @@ def gunicorn_options(host: str, port: int, workers: int, threads: int = 4) -> di
     the processes: with one shared listener, the first worker to wake up accepted a whole burst of keep-alive
     connections (16 of 16 from the benchmark's client, or from a proxy's upstream pool) while the other cores
     idled. `plugdesk serve` first checks that nothing else listens on the port (``SO_REUSEPORT`` would share it).
+
+    gunicorn's control socket (``~/.gunicorn/gunicorn.ctl`` in gunicorn 27) stays off: plugdesk never uses it,
+    two sites run by one user would share that one path, and a service user's home may not be writable.
     """
     return {"bind": f"{host}:{port}", "workers": workers, "worker_class": "gthread", "threads": threads,
             "timeout": 120, "graceful_timeout": 10, "keepalive": 5, "accesslog": None,
             "limit_request_line": 8190, "forwarded_allow_ips": "", "secure_scheme_headers": {},
-            "reuse_port": workers > 1}
+            "reuse_port": workers > 1, "control_socket_disable": True}
 
 
 def port_free(host: str, port: int) -> None:

@@ -263,6 +263,16 @@ def test_gunicorn_trusts_no_forwarded_header_itself():
     assert options["forwarded_allow_ips"] == "" and options["secure_scheme_headers"] == {}
 
 
+def test_gunicorn_control_socket_is_off() -> None:
+    """No ``~/.gunicorn/gunicorn.ctl``: two sites of one user would share it; plugdesk never uses it."""
+    from flask import Flask
+
+    from core.serve import _Gunicorn, gunicorn_options
+
+    server = _Gunicorn(Flask("x"), gunicorn_options("127.0.0.1", 8000, 2))
+    assert server.cfg.control_socket_disable is True
+
+
 @pytest.mark.slow
 def test_served_forwarded_proto_from_localhost_is_ignored_without_trusted_proxies(live_server):
     import http.client
