@@ -21,6 +21,13 @@ def import_all_models() -> None:
         importlib.import_module(name)
 
 
+#: Indexes a migration creates where the database allows (PostgreSQL ``pg_trgm``, migration 0015), not on the
+#: models.
+UNMANAGED_INDEXES = frozenset({"ix_tickets_subject_trgm", "ix_tickets_guest_email_trgm"})
+
+
 def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
-    """Alembic filter: ignore tables that are not Alembic's business."""
+    """Alembic filter: ignore tables and indexes that are not Alembic's business."""
+    if type_ == "index" and name in UNMANAGED_INDEXES:
+        return False
     return not (type_ == "table" and name is not None and name.startswith(UNMANAGED_PREFIXES))

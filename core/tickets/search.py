@@ -15,7 +15,8 @@ creates it on a process's first search and fills it from ``tickets``; when the t
 migration that rebuilt ``tickets`` on SQLite drops them) it re-creates them and rebuilds the index from the
 table, so the index never serves stale matches.
 
-Other databases (PostgreSQL) keep ``ILIKE``; a ``pg_trgm`` GIN index there would serve the same query.
+PostgreSQL keeps ``ILIKE``, which its ``pg_trgm`` GIN indexes on both columns answer (migration 0015,
+where the extension could be created); other databases scan.
 """
 
 from __future__ import annotations

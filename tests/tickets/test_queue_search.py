@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 import pytest
 from flask import Flask
-from sqlalchemy import delete, text
+from sqlalchemy import delete, or_, select, text
 
 from core.tickets import lists, search
 from core.tickets.models import Ticket
@@ -143,7 +143,11 @@ def test_helpers_quote_and_escape() -> None:
 @pytest.mark.postgres
 def test_postgresql_scans_with_literal_wildcards(plugdesk_app_factory: Callable[..., Flask],
                                                   postgres_url: str) -> None:
-    """No trigram index on PostgreSQL: ``ILIKE ... ESCAPE``, with ``%`` and ``_`` matched as characters."""
+    """PostgreSQL keeps ``ILIKE ... ESCAPE`` (``%`` and ``_`` matched as characters), answered by the trigram
+    indexes of migration 0015 (the schema here comes from the migrations, as `plugdesk db upgrade` makes it)."""
+    from core.migrate import upgrade
+
+    upgrade(postgres_url)
     desk = Desk(plugdesk_app_factory(PLUGINS, overrides={"database": {"url": postgres_url}}))
     agent, ids, hidden = _seed(desk)
     assert not search.index_ready(desk.state.extras, desk.state.db.engine)
@@ -152,3 +156,44 @@ def test_postgresql_scans_with_literal_wildcards(plugdesk_app_factory: Callable[
     assert _search(desk, agent, "_") == [ids["under_score name"]]
     assert _search(desk, agent, "back\\slash") == []
     assert hidden not in _search(desk, agent, "printer jams")
+    # migration 0015's trigram indexes answer the queue's ILIKE ... ESCAPE (seq scans off: a small table)
+    like = search.like_pattern("rinter")
+    stmt = select(Ticket.id).where(or_(Ticket.subject.ilike(like, escape="\\"),
+                                       Ticket.guest_email.ilike(like, escape="\\")))
+    with desk.state.db.engine.connect() as conn:
+        names = {r[0] for r in conn.execute(text("SELECT indexname FROM pg_indexes WHERE tablename = 'tickets'"))}
+        assert {"ix_tickets_subject_trgm", "ix_tickets_guest_email_trgm"} <= names
+        conn.execute(text("SET enable_seqscan = off"))
+        sql = str(stmt.compile(conn, compile_kwargs={"literal_binds": True}))
+        plan = "\n".join(r[0] for r in conn.execute(text("EXPLAIN " + sql.replace("%", "%%"))))
+    assert "ix_tickets_subject_trgm" in plan and "ix_tickets_guest_email_trgm" in plan, plan
+
+
+@pytest.mark.postgres
+def test_postgresql_upgrade_without_the_right_to_add_pg_trgm(postgres_server: str,
+                                                             caplog: pytest.LogCaptureFixture) -> None:
+    """A database user who may not create extensions: the upgrade completes, says what to run, and search scans."""
+    import secrets
+
+    import psycopg
+
+    from core.migrate import upgrade
+    from core.ops.schema import code_heads
+
+    name, role = f"t_{secrets.token_hex(6)}", f"r_{secrets.token_hex(6)}"
+    dsn = postgres_server.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(f"{dsn}/postgres", autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {role} LOGIN")
+        conn.execute(f"CREATE DATABASE {name}")
+    with psycopg.connect(f"{dsn}/{name}", autocommit=True) as conn:
+        conn.execute(f"GRANT CREATE, USAGE ON SCHEMA public TO {role}")  # tables yes, extensions no
+    url = postgres_server.replace("//postgres@", f"//{role}@") + f"/{name}"
+    with caplog.at_level("WARNING", logger="plugdesk.migrate"):
+        upgrade(url)
+    assert "pg_trgm extension could not be created" in caplog.text
+    assert "CREATE INDEX ix_tickets_subject_trgm ON tickets USING gin (subject gin_trgm_ops)" in caplog.text
+    with psycopg.connect(f"{dsn}/{name}") as conn:
+        names = {r[0] for r in conn.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'tickets'")}
+        versions = {r[0] for r in conn.execute("SELECT version_num FROM alembic_version")}
+    assert not names & {"ix_tickets_subject_trgm", "ix_tickets_guest_email_trgm"}
+    assert versions == code_heads()
