@@ -75,7 +75,20 @@ def upgrade_all(settings: Settings, *, plugins: Mapping[str, object] | None = No
 
     locations = plugin_locations(PluginHost(settings, plugins))
     upgrade(settings.get("database", "url"), locations=locations)
+    _build_search_index(settings.get("database", "url"))
     return locations
+
+
+def _build_search_index(url: str) -> None:
+    """:func:`core.tickets.search.build_at_upgrade` on ``url``'s database."""
+    from core.db import make_engine
+    from core.tickets.search import build_at_upgrade
+
+    engine = make_engine(url)
+    try:
+        build_at_upgrade(engine)
+    finally:
+        engine.dispose()
 
 
 def upgrade_plugins(url: str, locations: Sequence[str]) -> None:

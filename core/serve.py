@@ -113,10 +113,14 @@ def run(app: Flask, host: str, port: int, workers: int, threads: int) -> None:
     from core.web.fastpaths import precompile_templates
 
     precompile_templates(app)  # compiled once here, shared by the forked workers
+    from core.tickets.search import index_ready
+
+    st = app.extensions["plugdesk"]
+    index_ready(st.extras, st.db.engine)  # built or repaired before serving; the workers inherit the answer
     from sqlalchemy.orm import configure_mappers
 
     configure_mappers()  # else each worker configures every mapper (~1.5 MiB of its own) on its first query
-    app.extensions["plugdesk"].db.dispose()  # no pooled connections may cross the fork
+    st.db.dispose()  # no pooled connections may cross the fork
     import gc
 
     gc.collect()

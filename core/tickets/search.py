@@ -11,9 +11,10 @@ The FTS table reads its text from ``tickets`` (an external-content table keyed b
 triggers keep it in step with every insert, delete and change of subject or guest email, whichever code path
 writes (web, API, mail, retention, a plugin). It is not a model: a virtual table and its shadow tables are no
 business of Alembic's autogenerate (see :data:`core.model_registry.UNMANAGED_PREFIXES`). :func:`ensure_index`
-creates it on a process's first search and fills it from ``tickets``; when the triggers are missing (a
-migration that rebuilt ``tickets`` on SQLite drops them) it re-creates them and rebuilds the index from the
-table, so the index never serves stale matches.
+creates it and fills it from ``tickets``: at ``plugdesk db upgrade``, when ``serve`` starts (before the
+workers fork), and otherwise on a process's first search. When the triggers are missing (a migration that
+rebuilt ``tickets`` on SQLite drops them) it re-creates them and rebuilds the index from the table, so the
+index never serves stale matches.
 
 PostgreSQL keeps ``ILIKE``, which its ``pg_trgm`` GIN indexes on both columns answer (migration 0015,
 where the extension could be created); other databases scan.
@@ -74,6 +75,13 @@ def ensure_index(engine: Engine) -> bool | None:
         return False
     log.info("ticket search index built from the tickets table")
     return True
+
+
+def build_at_upgrade(engine: Engine) -> None:
+    """Build or repair the index as part of a schema upgrade (``plugdesk init``, ``plugdesk db upgrade``): on a
+    large SQLite database that takes seconds with the write lock held, which is no job for a web request."""
+    if supported(engine):
+        ensure_index(engine)
 
 
 def index_ready(extras: dict[str, Any], engine: Engine) -> bool:

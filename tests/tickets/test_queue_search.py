@@ -197,3 +197,23 @@ def test_postgresql_upgrade_without_the_right_to_add_pg_trgm(postgres_server: st
         versions = {r[0] for r in conn.execute("SELECT version_num FROM alembic_version")}
     assert not names & {"ix_tickets_subject_trgm", "ix_tickets_guest_email_trgm"}
     assert versions == code_heads()
+
+
+@pytest.mark.slow
+def test_db_upgrade_builds_the_index_before_any_search(tmp_path: Any) -> None:
+    """``plugdesk init`` / ``db upgrade`` build it (on a large database that is seconds with the write lock held:
+    not something for a web request); tickets written afterwards reach it through the triggers."""
+    import sqlite3
+    import subprocess
+
+    from tests.conftest import plugdesk_cmd
+
+    subprocess.run(plugdesk_cmd("init", "--data-dir", str(tmp_path / "d")), check=True, capture_output=True)
+    with sqlite3.connect(tmp_path / "d" / "plugdesk.db") as db:
+        names = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
+        assert {search.TABLE, *search.TRIGGERS} <= names
+        db.execute("DROP TRIGGER tickets_search_insert")
+    subprocess.run(plugdesk_cmd("--config", str(tmp_path / "d" / "plugdesk.toml"), "db", "upgrade"), check=True,
+                   capture_output=True)
+    with sqlite3.connect(tmp_path / "d" / "plugdesk.db") as db:
+        assert "tickets_search_insert" in {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
