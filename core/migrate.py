@@ -80,13 +80,14 @@ def upgrade_all(settings: Settings, *, plugins: Mapping[str, object] | None = No
 
 
 def _build_search_index(url: str) -> None:
-    """:func:`core.tickets.search.build_at_upgrade` on ``url``'s database."""
+    """Build or repair the ticket search index with the schema (:func:`core.tickets.search.ensure_index`): on
+    a large SQLite database that takes seconds with the write lock held, no job for a web request."""
     from core.db import make_engine
-    from core.tickets.search import build_at_upgrade
+    from core.tickets.search import ensure_index
 
     engine = make_engine(url)
     try:
-        build_at_upgrade(engine)
+        ensure_index(engine)
     finally:
         engine.dispose()
 

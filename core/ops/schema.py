@@ -28,7 +28,7 @@ from sqlalchemy.engine import Engine
 from core.db import make_engine
 from core.db_locks import database_lock
 from core.migrate import MIGRATIONS, alembic_config, upgrade
-from core.tickets.search import build_at_upgrade
+from core.tickets.search import ensure_index
 
 if TYPE_CHECKING:  # pragma: no cover
     from alembic.script import Script, ScriptDirectory
@@ -212,7 +212,7 @@ def safe_upgrade(url: str, *, locations: Sequence[str] = (), dry_run: bool = Fal
             steps = plan_for(set(found.database), locations)
             if not steps:
                 if not dry_run:
-                    build_at_upgrade(engine)  # also repairs the search index's triggers
+                    ensure_index(engine)  # the ticket search index, built or repaired (triggers)
                 echo(f"database is up to date (schema revision {found.revision()})")
                 return found
             echo(f"database at schema revision {found.revision()}; {len(steps)} migration(s) to apply:")
@@ -222,7 +222,7 @@ def safe_upgrade(url: str, *, locations: Sequence[str] = (), dry_run: bool = Fal
                 echo("dry run: nothing was changed")
                 return found
             upgrade(url, locations=locations)
-            build_at_upgrade(engine)
+            ensure_index(engine)
             echo(f"database upgraded to schema revision {','.join(sorted(db_revisions(engine)))}")
             return found
     finally:

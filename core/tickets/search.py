@@ -77,13 +77,6 @@ def ensure_index(engine: Engine) -> bool | None:
     return True
 
 
-def build_at_upgrade(engine: Engine) -> None:
-    """Build or repair the index as part of a schema upgrade (``plugdesk init``, ``plugdesk db upgrade``): on a
-    large SQLite database that takes seconds with the write lock held, which is no job for a web request."""
-    if supported(engine):
-        ensure_index(engine)
-
-
 def index_ready(extras: dict[str, Any], engine: Engine) -> bool:
     """:func:`ensure_index`, run once per process and engine (the answer kept in the app's ``extras``)."""
     found = extras.get(_EXTRA)
