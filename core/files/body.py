@@ -164,8 +164,8 @@ class FastBodyRequest(Request):
 
             try:
                 return cast(IO[bytes], file_service(state()).spool())
-            except (StorageError, RuntimeError, KeyError, OSError):
-                pass  # no storage plugin, no app to ask, or its temp directory unwritable (ingest reports that)
+            except (StorageError, RuntimeError, KeyError):  # no storage plugin, or no app to ask
+                pass
         return super()._get_file_stream(total_content_length, content_type, filename, content_length)
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gc
 import hashlib
-import io
 import os
 from pathlib import Path
 from typing import Any
@@ -118,33 +117,9 @@ def test_werkzeug_spools_big_file_parts_of_the_app(tmp_path: Path) -> None:
     client = app.test_client()
     for size, expected in ((600 * 1024, HashingSpool), (1000, None)):
         data = os.urandom(size)
+        import io
+
         r = client.post("/spool-probe", data={"f": (io.BytesIO(data), "x.bin")}, content_type="multipart/form-data")
         assert r.status_code == 200, r.get_data(as_text=True)
         assert seen["data"] == data
         assert (seen["type"] is HashingSpool) == (expected is HashingSpool)
-
-
-def test_an_unwritable_temp_directory_falls_back_to_werkzeugs_file(tmp_path: Path,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    """The form still parses; whatever stores the file then reports the storage problem as before."""
-    from flask import request
-
-    app = make_test_app(tmp_path / "app", ["auth_local", "storage_fs"])
-    service = file_service(app.extensions["plugdesk"])
-
-    def broken() -> HashingSpool:
-        raise PermissionError(13, "Permission denied", str(service.temp_root))
-
-    monkeypatch.setattr(service, "spool", broken)
-    seen: dict[str, Any] = {}
-
-    @app.post("/spool-probe")
-    def probe() -> str:
-        seen["type"] = type(request.files["f"].stream)
-        seen["size"] = len(request.files["f"].read())
-        return "ok"
-
-    app.config["WTF_CSRF_ENABLED"] = False
-    r = app.test_client().post("/spool-probe", data={"f": (io.BytesIO(b"z" * 700_000), "x.bin")},
-                               content_type="multipart/form-data")
-    assert r.status_code == 200 and seen["size"] == 700_000 and seen["type"] is not HashingSpool
