@@ -151,23 +151,3 @@ class FastBodyRequest(Request):
             if fast is not None:
                 return cast(IO[bytes], fast)
         return stream
-
-    def _get_file_stream(self, total_content_length: int | None, content_type: str | None,
-                         filename: str | None = None, content_length: int | None = None) -> IO[bytes]:
-        """A file part of a body over :data:`SPOOL_FROM` bytes goes into a :class:`core.files.spool.HashingSpool`
-        of the app's file service (written once, where ``ingest`` would copy it); smaller bodies, and apps
-        without a storage backend, get Werkzeug's temporary file."""
-        if total_content_length is not None and total_content_length > SPOOL_FROM:
-            from core.app_state import state
-            from core.files.service import file_service
-            from core.types import StorageError
-
-            try:
-                return cast(IO[bytes], file_service(state()).spool())
-            except (StorageError, RuntimeError, KeyError):  # no storage plugin, or no app to ask
-                pass
-        return super()._get_file_stream(total_content_length, content_type, filename, content_length)
-
-
-#: Werkzeug keeps smaller bodies in memory (SpooledTemporaryFile); from this size a file part is spooled to disk.
-SPOOL_FROM = 500 * 1024
