@@ -130,24 +130,3 @@ class SocketBody(io.RawIOBase):
         while got < len(buffer):
             got += self.readinto(view[got:])
         return bytes(buffer)
-
-
-class FastBodyRequest(Request):
-    """Flask's request whose ``multipart/form-data`` body reaches Werkzeug's form parser through
-    :class:`SocketBody` under gunicorn (the app's ``request_class``).
-
-    A browser's attachment upload is a multipart form. Werkzeug's parser reads it 64 KiB at a time, and each
-    of those reads went through gunicorn's unreader, which read ahead up to 1 MiB and then copied its whole
-    buffer to hand out 64 KiB: 54 % of a 256 MB upload's samples, 37 MB/s where a raw-body upload ran at
-    300 MB/s (issue 22). The form parser, its limits (``MAX_FORM_MEMORY_SIZE``, ``MAX_FORM_PARTS``) and the
-    request's ``MAX_CONTENT_LENGTH`` check are Werkzeug's as before; only the byte source changes, and only
-    when nothing read the body before (else the stream Werkzeug chose is kept).
-    """
-
-    def _get_stream_for_parsing(self) -> IO[bytes]:
-        stream = super()._get_stream_for_parsing()
-        if stream is self.stream and self.mimetype == "multipart/form-data":
-            fast = SocketBody.of(self.environ)
-            if fast is not None:
-                return cast(IO[bytes], fast)
-        return stream
