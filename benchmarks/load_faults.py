@@ -311,12 +311,27 @@ def run(cluster: Cluster, requests: int = 400, customers: int = 6, agents: int =
     report.broken += ledger.bad
     if report.no_answer:
         report.broken.append(f"{report.no_answer} requests through nginx got no HTTP answer")
-    logs = "".join(node.log.read_text(errors="replace") for node in cluster.nodes)
-    report.tracebacks_in_node_logs = logs.count("unhandled error on")
-    if report.tracebacks_in_node_logs:
-        report.broken.append(f"{report.tracebacks_in_node_logs} unhandled errors (500) in the node logs")
+    unhandled = unhandled_errors("".join(node.log.read_text(errors="replace") for node in cluster.nodes))
+    report.tracebacks_in_node_logs = len(unhandled)
+    if unhandled:  # with their tracebacks: the node logs go away with the cluster's temp directory
+        report.broken.append(f"{len(unhandled)} unhandled errors (500) in the node logs:\n" + "\n".join(unhandled))
     report.seconds = round(time.monotonic() - started, 1)
     return report
+
+
+def unhandled_errors(logs: str) -> list[str]:
+    """The "unhandled error on …" records of the nodes' JSON logs, each with the end of its traceback."""
+    found = []
+    for line in logs.splitlines():
+        if "unhandled error on" not in line:
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            found.append(line[-3000:])
+            continue
+        found.append(f"{record.get('ts')} {record.get('msg')}\n{str(record.get('exc', ''))[-3000:]}")
+    return found
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,6 +23,12 @@ def _human(n: int) -> str:
     return human_size(n)
 
 
+def too_large(name: str, max_bytes: int) -> UploadRejected:
+    """The 413 refusal of a file over the per-file limit."""
+    return UploadRejected(413, f"{name!r} is larger than the limit of {_human(max_bytes)} ({max_bytes} bytes) "
+                               "per file.")
+
+
 def copy_hashed(stream: IO[bytes], fd: int, name: str, max_bytes: int | None,
                 check: Callable[[str, bytes], str]) -> tuple[str, int, str]:
     """Copy ``stream`` to the open file ``fd`` (not closed here) while hashing it.
@@ -58,8 +64,7 @@ def copy_hashed(stream: IO[bytes], fd: int, name: str, max_bytes: int | None,
             break
         size += n
         if max_bytes is not None and size > max_bytes:
-            raise UploadRejected(413, f"{name!r} is larger than the limit of {_human(max_bytes)} "
-                                      f"({max_bytes} bytes) per file.")
+            raise too_large(name, max_bytes)
         if not content_type:
             head += chunk[:SNIFF_BYTES - len(head)].tobytes()
             if len(head) >= SNIFF_BYTES:

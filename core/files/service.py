@@ -35,9 +35,10 @@ from sqlalchemy import and_, case, delete, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from core.db import Database, rowcount, table_of
-from core.files.hashcopy import copy_hashed
+from core.files.hashcopy import copy_hashed, too_large
 from core.files.models import DELETING, PENDING, STORED, Attachment, Blob
 from core.files.rules import UploadRejected, check_content, display_name, extension, extension_allowed
+from core.files.spool import HashingSpool
 from core.models import utcnow
 from core.types import BlobStore, StorageError
 
@@ -133,6 +134,11 @@ class FileService:
         fd, name = tempfile.mkstemp(prefix="upload-", suffix=".tmp", dir=directory)
         return fd, Path(name)
 
+    def spool(self) -> HashingSpool:
+        """A temp file for a form's file part that :meth:`ingest` can take over without copying it."""
+        fd, path = self._temp_file()
+        return HashingSpool(fd, path, self)
+
     def ingest(self, stream: IO[bytes], filename: str | None, *, allowed_extensions: list[str] | None = None,
                max_bytes: int | None = None, store: bool = True) -> StagedUpload:
         """Stream ``stream`` through SHA-256 into a temp file, check it, and store the bytes (or not: ``store``).
@@ -154,12 +160,23 @@ class FileService:
             allowed = ", ".join(allowed_extensions) or "none"
             raise UploadRejected(415, f"Files of type {ext or '(no extension)'} are not allowed ({name!r}). "
                                       f"Allowed: {allowed}.")
-        fd, path = self._temp_file()
-        try:
-            digest, size, content_type = self._copy(stream, fd, name, max_bytes)
-        except BaseException:
-            path.unlink(missing_ok=True)
-            raise
+        adopted = stream.adopt(self) if isinstance(stream, HashingSpool) else None
+        if adopted is not None:  # written and hashed once, as the form was parsed (core.files.spool)
+            digest, size, head, path = adopted
+            try:
+                if max_bytes is not None and size > max_bytes:
+                    raise too_large(name, max_bytes)
+                content_type = self._check(name, head)
+            except BaseException:
+                path.unlink(missing_ok=True)
+                raise
+        else:
+            fd, path = self._temp_file()
+            try:
+                digest, size, content_type = self._copy(stream, fd, name, max_bytes)
+            except BaseException:
+                path.unlink(missing_ok=True)
+                raise
         staged = StagedUpload(digest, size, name, content_type, path)
         try:
             if store:

@@ -28,6 +28,7 @@ from flask.globals import _cv_request
 from werkzeug.security import safe_join
 
 from core.db_reads import read_scope
+from core.files.body import FastBodyRequest
 from core.web.jinja_env import JINJA_OPTIONS, SnapshotGlobalsEnvironment
 
 MAX_ENTRIES = 8192
@@ -149,8 +150,9 @@ def precompile_templates(app: Flask) -> int:
 
 
 class PlugdeskFlask(Flask):
-    """Flask with :meth:`ensure_sync` remembered per function, one read connection per request and the Jinja
-    environment of :mod:`core.web.jinja_env`.
+    """Flask with :meth:`ensure_sync` remembered per function, one read connection per request, the Jinja
+    environment of :mod:`core.web.jinja_env` and multipart bodies read from gunicorn's socket
+    (:class:`core.files.body.FastBodyRequest`).
 
     Flask asks ``inspect.iscoroutinefunction`` about every view, ``before_request``, ``after_request``,
     teardown and context processor on every request (about 20 times for a page here); the answer never changes
@@ -160,6 +162,7 @@ class PlugdeskFlask(Flask):
 
     MAX_SYNC_ENTRIES = 1024
     jinja_environment = SnapshotGlobalsEnvironment
+    request_class = FastBodyRequest
     jinja_options = JINJA_OPTIONS
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -26,3 +26,16 @@ def test_load_with_faults_loses_no_acknowledged_write_and_never_answers_500(heal
     assert len([f for f in report.faults if "FAILED" not in f and "ended before" not in f]) == 8, report.faults
     assert report.fsck_after_gc["problems"] == []
     assert healthy_cluster.sql("SELECT count(*) FROM blobs WHERE state <> 'stored' OR refcount <= 0") == [(0,)]
+
+
+def test_the_report_carries_the_traceback_of_each_unhandled_error() -> None:
+    from benchmarks.load_faults import unhandled_errors
+
+    logs = "\n".join([
+        json.dumps({"ts": "t1", "level": "INFO", "msg": "POST /api/v1/tickets 201"}),
+        json.dumps({"ts": "t2", "level": "ERROR", "msg": "unhandled error on POST /x",
+                    "exc": "Traceback (most recent call last):\nValueError: boom"}),
+        "gunicorn text: unhandled error on GET /y",
+    ])
+    found = unhandled_errors(logs)
+    assert len(found) == 2 and "ValueError: boom" in found[0] and found[1].endswith("GET /y")

@@ -135,6 +135,24 @@ def test_socket_body_keeps_a_pipelined_request_read_ahead_and_reports_a_cut_body
         assert environ["wsgi.input"].failed  # type: ignore[attr-defined]  # gunicorn closes the connection
 
 
+def test_socket_body_reports_a_failing_socket_as_a_disconnect_not_a_server_error() -> None:
+    """A reset or timed-out connection is the client's problem (400), as in Werkzeug's stream, never a 500."""
+    from werkzeug.exceptions import ClientDisconnected
+
+    from core.files.body import SocketBody
+
+    a, b = socket.socketpair()
+    with a, b:
+        environ = gunicorn_environ(b, 100, b"")
+        b.settimeout(0.05)
+        stream = SocketBody.of(environ)
+        assert stream is not None
+        with pytest.raises(ClientDisconnected) as caught:
+            stream.read(10)
+        assert isinstance(caught.value.__cause__, TimeoutError)
+        assert environ["wsgi.input"].failed  # type: ignore[attr-defined]
+
+
 def test_other_servers_get_werkzeugs_stream() -> None:
     from core.files.body import SocketBody
 
