@@ -13,6 +13,7 @@ from sqlalchemy.engine import CursorResult, Engine, Result
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from core.db_reads import Listener, Reader, reader
+from core.read_connections import close_for
 
 
 class Base(DeclarativeBase):
@@ -103,7 +104,8 @@ class Database:
             yield session
 
     def dispose(self) -> None:
-        """Close every pooled connection."""
+        """Close every pooled connection, and the threads' read connections (:mod:`core.read_connections`)."""
+        close_for(self.engine)
         self.engine.dispose()
 
 

@@ -29,6 +29,8 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.sql.selectable import SelectBase
 
+from core.read_connections import ThreadConnections, for_engine
+
 #: Callbacks given the SQL of every statement a :class:`Reader` runs (tests count statements with it, as they
 #: count the ORM's with the engine's ``before_cursor_execute`` event, which this path does not fire).
 Listener = Callable[[str], None]
@@ -175,13 +177,14 @@ class Reader:
 
 
 class _Scope:
-    """The connection a :func:`read_scope` block's readers share (checked out at the first read)."""
+    """The connection a :func:`read_scope` block's readers share (taken at the first read)."""
 
-    __slots__ = ("connection", "engine")
+    __slots__ = ("connection", "engine", "threads")
 
     def __init__(self) -> None:
         self.connection: Any = None
         self.engine: Engine | None = None
+        self.threads: ThreadConnections | None = None  # set when the connection is the thread's own (SQLite)
 
 
 _scope: ContextVar[_Scope | None] = ContextVar("plugdesk_read_scope", default=None)
@@ -189,18 +192,19 @@ _scope: ContextVar[_Scope | None] = ContextVar("plugdesk_read_scope", default=No
 
 @contextmanager
 def read_scope() -> Iterator[None]:
-    """Within the block (one web request), every :func:`reader` on the same engine shares one pooled
-    connection, checked out at the first read and returned at the end of the block: a page's reads (the
-    session's user, then the page) cost one pool checkout, not one each (and on PostgreSQL one pre-ping).
-    The connection runs reads only (no lock is left held on SQLite; on PostgreSQL its read-only transaction
-    is rolled back by the pool when it is returned); writes keep going through ORM sessions."""
+    """Within the block (one web request), every :func:`reader` on the same engine shares one connection,
+    taken at the first read: on SQLite the thread's own (:mod:`core.read_connections`), elsewhere one
+    checked out of the pool and returned at the end of the block (so a page's reads cost one pool checkout,
+    and on PostgreSQL one pre-ping). The connection runs reads only (no lock is left held on SQLite; on
+    PostgreSQL its read-only transaction is rolled back by the pool when it is returned); writes keep going
+    through ORM sessions."""
     scope = _Scope()
     token = _scope.set(scope)
     try:
         yield
     finally:
         _scope.reset(token)
-        if scope.connection is not None:
+        if scope.connection is not None and scope.threads is None:
             scope.connection.close()
 
 
@@ -211,8 +215,16 @@ def reader(engine: Engine, listeners: list[Listener]) -> Iterator[Reader]:
     scope = _scope.get()
     if scope is not None and scope.engine in (None, engine):
         if scope.connection is None:
-            scope.connection, scope.engine = engine.raw_connection(), engine
-        yield Reader(scope.connection, engine, listeners)
+            threads = for_engine(engine)
+            scope.connection = threads.get(engine) if threads is not None else engine.raw_connection()
+            scope.engine, scope.threads = engine, threads
+        try:
+            yield Reader(scope.connection, engine, listeners)
+        except engine.dialect.loaded_dbapi.Error:
+            if scope.threads is not None:  # a connection that failed is not kept for the next request
+                scope.threads.drop()
+                scope.connection = scope.engine = scope.threads = None
+            raise
         return
     connection = engine.raw_connection()
     try:

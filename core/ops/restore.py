@@ -124,7 +124,7 @@ def _load_database(st: Any, manifest: dict[str, Any], staged: Path) -> None:
     if engine.dialect.name != dialect:
         raise RestoreError(f"this backup holds a {dialect} database but [database] url is {engine.dialect.name}: "
                            "restore into the same kind of database")
-    engine.dispose()
+    st.db.dispose()  # and the threads' read connections (core.read_connections)
     if dialect == "sqlite":
         target = Path(str(engine.url.database))
         for leftover in (target, Path(f"{target}-wal"), Path(f"{target}-shm")):
