@@ -10,7 +10,7 @@ from typing import Any
 from flask import current_app, g, session
 from flask_wtf import FlaskForm as _FlaskForm
 from flask_wtf.csrf import _FlaskFormCSRF
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from wtforms import EmailField, Field, PasswordField, StringField
 from wtforms.validators import InputRequired, Length
 
@@ -80,8 +80,9 @@ def csrf_field() -> Markup:
 
 def csrf_input(name: str, token: str) -> Markup:
     """The hidden CSRF field exactly as WTForms' ``HiddenInput`` renders it without an ``id`` (attributes
-    sorted, values escaped), built directly: every page with a form renders one, most pages two (issue 22)."""
-    return Markup('<input name="{}" type="hidden" value="{}">').format(name, token)
+    sorted, values escaped), built directly: every page with a form renders one, most pages two (issue 22).
+    Escaped with ``escape`` rather than ``Markup.format``, whose formatter is pure Python (~3 % of a page)."""
+    return Markup(f'<input name="{escape(name)}" type="hidden" value="{escape(token)}">')
 
 
 class BlankForm:

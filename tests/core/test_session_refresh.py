@@ -33,6 +33,7 @@ def test_unchanged_session_is_re_signed_after_a_minute(plugdesk_app: Flask, monk
     client.get("/tickets")  # the first page after login puts a CSRF token in the session: a change
     again = client.get("/tickets")
     assert again.status_code == 200 and not _sets_cookie(again)  # unchanged, signed seconds ago
+    assert again.headers["Vary"] == "Cookie"  # still: a cache must not give this page to another reader
     later = time.time() + sessions.REFRESH_EVERY + 1
     monkeypatch.setattr(sessions.time, "time", lambda: later)
     refreshed = client.get("/tickets")
@@ -87,3 +88,19 @@ def test_a_sessions_signed_csrf_token_is_reused_for_a_minute_then_renewed(plugde
     renewed = current()
     assert renewed != first  # signed again, with a new timestamp
     assert client.post("/logout", data={"csrf_token": renewed}).status_code in (302, 303)  # and it is valid
+
+
+def test_an_unchanged_session_adds_cookie_to_a_vary_header_already_there(plugdesk_app: Flask) -> None:
+    from flask import session
+
+    app = plugdesk_app
+
+    @app.get("/_test/vary")
+    def vary() -> Any:
+        session.get("uid")  # read, not changed
+        return "ok", 200, {"Vary": "Accept-Encoding"}
+
+    client = _login(app)
+    client.get("/tickets")
+    answer = client.get("/_test/vary")
+    assert answer.headers["Vary"] == "Accept-Encoding, Cookie" and not _sets_cookie(answer)

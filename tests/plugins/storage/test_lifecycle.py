@@ -224,6 +224,7 @@ def race_gc_against_uploads(service: FileService, rounds: int = 25) -> None:
     assert_clean(service)
 
 
+@pytest.mark.slow  # 5 s of CPU alone, up to 27 s when the machine is busy (threads racing on SQLite's lock)
 def test_gc_racing_uploads_sqlite(service: FileService) -> None:
     race_gc_against_uploads(service)
 
